@@ -1,0 +1,38 @@
+import type { Message } from '../core/types.js';
+import type { Logger } from '../kv/types.js';
+
+export interface TransportOptions {
+  /** This node's advertised address "host:port" (its NodeId). */
+  selfAddr: string;
+  /** Address to bind; defaults to selfAddr. */
+  bindAddr?: string;
+  /** Shared cluster secret; when set every connection is authenticated and encrypted. */
+  password?: string | null;
+  /** Frames larger than this close the connection (default 64 MiB). */
+  maxFrameBytes?: number;
+  logger: Logger;
+}
+
+/** A JSON-serialisable request or response carried on the same port as Raft traffic. */
+export type RpcPayload = Record<string, unknown>;
+
+/**
+ * The server side and outgoing peer links of one Raft node. Raft messages are fire-and-forget
+ * (the core retries); requests from clients, admin tools and forwarding followers get a response.
+ */
+export interface RaftTransport {
+  /** Bind and listen; rejects with the address in the message when the port cannot be bound. */
+  listen(): Promise<void>;
+  /** Queue a message to `msg.to`, connecting (with backoff) when needed. Never throws. */
+  send(msg: Message): void;
+  onMessage(handler: (msg: Message) => void): void;
+  onRequest(handler: (req: RpcPayload) => Promise<RpcPayload>): void;
+  /** Drop the outgoing link to a peer (after it left the cluster). */
+  disconnect(peer: string): void;
+  close(): Promise<void>;
+}
+
+export interface RpcClient {
+  request(req: RpcPayload, timeoutMs?: number): Promise<RpcPayload>;
+  close(): void;
+}
