@@ -10,6 +10,10 @@ export interface TransportOptions {
   password?: string | null;
   /** Frames larger than this close the connection (default 64 MiB). */
   maxFrameBytes?: number;
+  /** Connect + handshake timeout of an outgoing peer link before it retries (default 2000 ms). */
+  connectTimeoutMs?: number;
+  /** Messages queued per peer while it is unreachable; the oldest are dropped beyond (default 4096). */
+  maxQueuedMessages?: number;
   logger: Logger;
 }
 

@@ -1,0 +1,191 @@
+/**
+ * The outgoing connection to one peer: a bounded queue of encoded Raft messages, connected on first
+ * use, flushed once per event-loop turn in a single write, and reconnected with jittered
+ * exponential backoff. When the peer is down the oldest messages are dropped: Raft resends what
+ * matters (heartbeats, appends from nextIndex), and an unbounded queue would only grow memory and
+ * deliver stale traffic later.
+ */
+import type { NodeId } from '../core/types.js';
+import type { Logger } from '../kv/types.js';
+import type { Channel } from './channel.js';
+import { RaftAuthFailed } from './errors.js';
+import { FrameKind, frameKindName } from './frame.js';
+import { dial } from './handshake.js';
+
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 1000;
+/** Stop handing frames to the socket beyond this; the queue (and its bound) takes over. */
+const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+export interface PeerLinkOptions {
+  peer: NodeId;
+  selfAddr: NodeId;
+  key: Promise<Buffer | null>;
+  maxFrameBytes: number;
+  connectTimeoutMs: number;
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  logger: Logger;
+  random: () => number;
+}
+
+type LinkState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
+
+export interface PeerLinkStatus {
+  connected: boolean;
+  queuedMessages: number;
+  /** Messages dropped since the link was created because the queue was full. */
+  droppedMessages: number;
+}
+
+export class PeerLink {
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private dropped = 0;
+  private droppedThisOutage = 0;
+  private state: LinkState = 'idle';
+  private channel: Channel | null = null;
+  private attempts = 0;
+  private lastFailure: string | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private waitingForDrain = false;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly opts: PeerLinkOptions) {}
+
+  status(): PeerLinkStatus {
+    return { connected: this.state === 'connected', queuedMessages: this.queue.length, droppedMessages: this.dropped };
+  }
+
+  enqueue(payload: Buffer): void {
+    if (this.state === 'closed') return;
+    this.queue.push(payload);
+    this.queuedBytes += payload.length;
+    while (this.queue.length > 1 && (this.queue.length > this.opts.maxQueuedMessages || this.queuedBytes > this.opts.maxQueuedBytes)) {
+      this.queuedBytes -= this.queue.shift()!.length;
+      this.dropped++;
+      if (this.droppedThisOutage++ === 0) {
+        this.opts.logger.warn(`raft peer ${this.opts.peer} is not taking messages: dropping the oldest queued ones (Raft resends)`);
+      }
+    }
+    if (this.state === 'idle') void this.connect();
+    else if (this.state === 'connected') this.scheduleFlush();
+  }
+
+  close(): void {
+    this.state = 'closed';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.abort.abort();
+    this.channel?.close('peer link closed');
+    this.channel = null;
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+
+  private async connect(): Promise<void> {
+    this.state = 'connecting';
+    let channel: Channel;
+    try {
+      const key = await this.opts.key;
+      channel = await dial(this.opts.peer, {
+        role: 'peer',
+        nodeId: this.opts.selfAddr,
+        key,
+        timeoutMs: this.opts.connectTimeoutMs,
+        maxFrameBytes: this.opts.maxFrameBytes,
+        signal: this.abort.signal,
+        // Peers never send on our outgoing link: replies come on their own link to us.
+        onFrame: (kind) => {
+          throw new Error(`unexpected ${frameKindName(kind)} frame on an outgoing peer link`);
+        },
+      });
+    } catch (err) {
+      this.failed(err as Error);
+      return;
+    }
+    // close() may have run while we were dialling.
+    if ((this.state as LinkState) === 'closed') {
+      channel.close('peer link closed');
+      return;
+    }
+    const log = this.lastFailure !== null ? this.opts.logger.info : this.opts.logger.debug;
+    const dropped = this.droppedThisOutage > 0 ? ` (${this.droppedThisOutage} queued messages were dropped meanwhile)` : '';
+    log.call(this.opts.logger, `connected to raft peer ${this.opts.peer}${dropped}`);
+    this.channel = channel;
+    this.state = 'connected';
+    this.attempts = 0;
+    this.lastFailure = null;
+    this.droppedThisOutage = 0;
+    channel.onClose((info) => {
+      if (this.channel !== channel) return;
+      this.channel = null;
+      this.waitingForDrain = false;
+      if (this.state === 'closed') return;
+      this.opts.logger.info(`lost connection to raft peer ${this.opts.peer}: ${info.reason}`);
+      this.lastFailure = info.reason;
+      this.retryLater();
+    });
+    this.scheduleFlush();
+  }
+
+  private failed(err: Error): void {
+    if ((this.state as LinkState) === 'closed') return;
+    // One warning per distinct failure, not one per retry every second.
+    if (err.message !== this.lastFailure) {
+      const log = err instanceof RaftAuthFailed ? this.opts.logger.error : this.opts.logger.warn;
+      log.call(this.opts.logger, `${err.message} (retrying with backoff)`);
+    } else {
+      this.opts.logger.debug(`${err.message} (attempt ${this.attempts + 1})`);
+    }
+    this.lastFailure = err.message;
+    this.attempts++;
+    this.retryLater();
+  }
+
+  private retryLater(): void {
+    this.state = 'backoff';
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempts);
+    // Jitter: nodes that lost a peer together do not all knock on its door at the same instant.
+    const delayMs = ceiling / 2 + (this.opts.random() * ceiling) / 2;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state !== 'backoff') return;
+      if (this.queue.length > 0) void this.connect();
+      else this.state = 'idle';
+    }, delayMs);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Collect everything the node sends in this event-loop turn into one write.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const channel = this.channel;
+    if (this.state !== 'connected' || channel === null || this.queue.length === 0) return;
+    if (channel.writeBacklogBytes >= SOCKET_HIGH_WATER_BYTES) {
+      if (!this.waitingForDrain) {
+        this.waitingForDrain = true;
+        channel.socket.once('drain', () => {
+          this.waitingForDrain = false;
+          this.scheduleFlush();
+        });
+      }
+      return;
+    }
+    let take = 0;
+    let bytes = 0;
+    while (take < this.queue.length && bytes < SOCKET_HIGH_WATER_BYTES) bytes += this.queue[take++]!.length;
+    const batch = take === this.queue.length ? this.queue : this.queue.slice(0, take);
+    this.queue = take === this.queue.length ? [] : this.queue.slice(take);
+    this.queuedBytes -= bytes;
+    channel.sendMany(FrameKind.RaftMessage, batch);
+    if (this.queue.length > 0) this.scheduleFlush();
+  }
+}

@@ -1,0 +1,89 @@
+/** Shared fixtures of the transport tests: free ports, a recording logger, waiting for a condition. */
+import { createServer } from 'node:net';
+import type { Logger } from '../../../src/raft/kv/types.js';
+import type { Message } from '../../../src/raft/core/types.js';
+import { TcpTransport } from '../../../src/raft/transport/index.js';
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export interface RecordingLogger extends Logger {
+  lines: LogLine[];
+  /** Resolves with the first line (already logged or future) matching `pattern`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<LogLine>;
+}
+
+export function recordingLogger(echo = process.env.HACTL_TEST_LOG === '1'): RecordingLogger {
+  const lines: LogLine[] = [];
+  const log =
+    (level: LogLine['level']) =>
+    (message: string): void => {
+      lines.push({ level, message });
+      if (echo) console.error(`[${level}] ${message}`);
+    };
+  return {
+    lines,
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    waitFor: async (pattern, timeoutMs = 5000) => {
+      let found: LogLine | undefined;
+      await waitUntil(() => (found = lines.find((l) => pattern.test(l.message))) !== undefined, timeoutMs, `a log line matching ${pattern}`);
+      return found!;
+    },
+  };
+}
+
+export async function waitUntil(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A port that was free a moment ago (peers need their address before they listen). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestNode {
+  addr: string;
+  transport: TcpTransport;
+  logger: RecordingLogger;
+  received: Message[];
+}
+
+export async function startNode(
+  opts: { password?: string | null; addr?: string; maxFrameBytes?: number; maxQueuedMessages?: number } = {},
+): Promise<TestNode> {
+  const addr = opts.addr ?? `127.0.0.1:${await freePort()}`;
+  const logger = recordingLogger();
+  const transport = new TcpTransport({
+    selfAddr: addr,
+    password: opts.password ?? null,
+    maxFrameBytes: opts.maxFrameBytes,
+    maxQueuedMessages: opts.maxQueuedMessages,
+    logger,
+  });
+  const received: Message[] = [];
+  transport.onMessage((m) => received.push(m));
+  transport.onRequest(async (req) => ({ echo: req, from: addr }));
+  await transport.listen();
+  return { addr, transport, logger, received };
+}
+
+export function heartbeat(from: string, to: string, term = 1, commit = 0): Message {
+  return { type: 'Append', from, to, term, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit, readRound: 0 };
+}
