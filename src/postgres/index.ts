@@ -1,0 +1,55 @@
+// Public surface of the PostgreSQL control layer (see DESIGN.md): the agent and commands import from here.
+export type * from './types.js';
+export * from './errors.js';
+export { parseLsn, parseLsnOrNull, formatLsn, lsnDiffBytes } from './lsn.js';
+export { findBinaries, parsePostgresVersion, candidateBinDirs } from './binaries.js';
+export { resolveOsUser, prepareDataDir, checkDataDir, chownForUser, ensureDirForUser, ensureSocketDir, writeFileForUser, isEmptyDir, DEFAULT_OS_USER } from './os-user.js';
+export { run, runPg, runShell, spawnDetached, cleanEnv, formatCommand, type RunOptions, type RunResult } from './exec.js';
+export {
+  createContext,
+  parseListen,
+  parseHostPort,
+  portOf,
+  socketDirOf,
+  configDirOf,
+  pgpassPathOf,
+  logFileOf,
+  rewindUserOf,
+} from './context.js';
+export { connect, withConnection, canConnect, waitUntilReady, type ConnectOptions } from './connection.js';
+export {
+  buildParameters,
+  buildPrimaryConninfo,
+  buildConninfo,
+  renderPostgresqlConf,
+  renderPgHba,
+  renderPgpass,
+  needsRestart,
+  changedParameters,
+  droppedParameters,
+  formatParameterValue,
+} from './conf.js';
+export { writeConfiguration, writePgpass, type WriteConfigurationResult } from './write-config.js';
+export {
+  start,
+  stop,
+  restart,
+  reload,
+  getStatus,
+  isRunning,
+  pendingRestart,
+  checkPortFree,
+  commandLineSettings,
+  type StartOptions,
+  type StopOptions,
+  type StopMode,
+  type StopResult,
+  type PostmasterStatus,
+  type ProcessState,
+} from './lifecycle.js';
+
+export { queryState, readState, type ServerState, type WalReceiverStatus, type ReplicationConnection } from './state.js';
+export { parseControlData, readControlData, isCleanShutdown, type ControlData } from './controldata.js';
+export { bootstrap, initdbArgs, createOrAlterRole, superuserUrl, REWIND_GRANTS, type BootstrapResult } from './bootstrap.js';
+
+// --- replicas, promote/demote/follow, rewind, slots, timelines (second half of issue 3) below this line ---

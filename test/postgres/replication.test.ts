@@ -1,0 +1,293 @@
+// Replicas, promotion, divergence and repair against the real PostgreSQL binaries: clone, promote, make the old
+// primary diverge, rewind it, reinit, slots, and the faults of issue 3 (wrong password, primary gone mid-clone,
+// full disk). Every server is stopped and every temp dir / tmpfs removed in `after`, even on failure.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  cleanupPostgres,
+  registerServer,
+  startPrimary,
+  tempDirForPostgres,
+  testContext,
+  testOptions,
+  type TestServer,
+} from '../helpers/postgres.js';
+import type { BasebackupProgress } from '../../src/postgres/basebackup-progress.js';
+import { withConnection } from '../../src/postgres/connection.js';
+import { follow } from '../../src/postgres/demote.js';
+import { start, stop } from '../../src/postgres/lifecycle.js';
+import { checkpointAfterPromote, promote } from '../../src/postgres/promote.js';
+import { reinit } from '../../src/postgres/reinit.js';
+import { createReplica, ReplicaCreationFailed } from '../../src/postgres/replica.js';
+import { checkDivergence, rewind } from '../../src/postgres/rewind.js';
+import { listSlots, syncSlots, wantedSlots } from '../../src/postgres/slots.js';
+import type { PgContext, PostgresOptions } from '../../src/postgres/types.js';
+
+// Passwords are checked (scram) for the replication and rewind users over TCP, so a wrong one really fails.
+const PG_HBA = [
+  'local all all trust',
+  'host all postgres 127.0.0.1/32 trust',
+  'host replication replicator 127.0.0.1/32 scram-sha-256',
+  'host all rewinder 127.0.0.1/32 scram-sha-256',
+];
+
+async function query<T extends Record<string, unknown>>(ctx: PgContext, sql: string): Promise<T[]> {
+  return withConnection(ctx, async (c) => (await c.query<T>(sql)).rows);
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** A not-yet-created replica node: options (free port, own temp dir) and context. */
+async function replicaNode(name: string, overrides: Partial<PostgresOptions> = {}): Promise<{ ctx: PgContext; base: string }> {
+  const base = await tempDirForPostgres();
+  const options = await testOptions(base, { name, pg_hba: PG_HBA, ...overrides });
+  const ctx = await testContext(options);
+  registerServer(ctx);
+  return { ctx, base };
+}
+
+function sourceOf(server: { ctx: PgContext }) {
+  const port = Number(server.ctx.options.listen.split(':').pop());
+  return { host: '127.0.0.1', port, name: server.ctx.options.name };
+}
+
+async function leftovers(dir: string): Promise<string[]> {
+  return (await fs.readdir(dir)).filter((n) => n.includes('hactl-clone'));
+}
+
+after(cleanupPostgres);
+
+describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', () => {
+  let primary: TestServer;
+  let replica: { ctx: PgContext; base: string };
+
+  before(async () => {
+    primary = await startPrimary({ name: 'node1', pg_hba: PG_HBA });
+    // ~40 MB more so the throttled clone below reports progress several times.
+    await query(primary.ctx, "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 150000) g");
+    await query(primary.ctx, "CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t VALUES (1, 'before clone')");
+  });
+
+  it('clones a replica with pg_basebackup, reports increasing progress, and sees new writes arrive', async () => {
+    replica = await replicaNode('node2', { basebackup: [{ checkpoint: 'fast' }, { 'max-rate': '15M' }] });
+    const progress: BasebackupProgress[] = [];
+    const result = await createReplica(replica.ctx, {
+      source: sourceOf(primary),
+      follow: { host: '127.0.0.1', port: primary.port },
+      onProgress: (p) => progress.push(p),
+    });
+    assert.equal(result.method, 'basebackup');
+    const copying = progress.filter((p) => p.phase === 'copying');
+    assert.ok(copying.length >= 2, `expected several progress reports, got ${JSON.stringify(progress)}`);
+    for (let i = 1; i < copying.length; i++) assert.ok(copying[i]!.doneBytes >= copying[i - 1]!.doneBytes, 'progress never goes back');
+    const last = copying[copying.length - 1]!;
+    assert.ok(last.doneBytes > 30 * 1024 * 1024 && last.doneBytes === last.totalBytes, `finished at ${last.doneBytes}/${last.totalBytes}`);
+    assert.equal(progress[progress.length - 1]!.phase, 'done');
+    // The copy carried the primary's postgresql.conf; ours must name the replica's own port.
+    const conf = await fs.readFile(path.join(replica.ctx.options.data_dir, 'postgresql.conf'), 'utf8');
+    assert.match(conf, new RegExp(`port = ${replica.ctx.options.listen.split(':').pop()}`));
+    await fs.access(path.join(replica.ctx.options.data_dir, 'standby.signal'));
+
+    await start(replica.ctx);
+    await query(primary.ctx, "INSERT INTO t VALUES (2, 'after clone')");
+    await eventually('row 2 on the replica', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 2')).length === 1);
+    const [receiver] = await query<{ status: string }>(replica.ctx, 'SELECT status FROM pg_stat_wal_receiver');
+    assert.equal(receiver?.status, 'streaming');
+  });
+
+  it('creates member and permanent slots on the primary and drops the ones of members that left', async () => {
+    await query(primary.ctx, "SELECT pg_create_physical_replication_slot('by_hand')");
+    const first = await syncSlots(primary.ctx, {
+      wanted: wantedSlots('node1', ['node1', 'node2', 'node-3'], { archiver: { type: 'physical' } }, true),
+      owned: new Set(),
+    });
+    assert.deepEqual(first.results.filter((r) => r.error), []);
+    assert.deepEqual((await listSlots(await connectLike(primary.ctx))).map((s) => s.name), ['archiver', 'by_hand', 'node2', 'node_3']);
+
+    const second = await syncSlots(primary.ctx, {
+      wanted: wantedSlots('node1', ['node1', 'node2'], {}, true),
+      owned: first.owned,
+    });
+    assert.deepEqual(second.plan.actions.map((a) => `${a.kind} ${a.kind === 'create' ? a.slot.name : a.name}`).sort(), ['drop archiver', 'drop node_3']);
+    const names = (await query<{ slot_name: string }>(primary.ctx, 'SELECT slot_name FROM pg_replication_slots ORDER BY 1')).map((r) => r.slot_name);
+    assert.deepEqual(names, ['by_hand', 'node2'], 'the slot made by hand survives');
+
+    // The replica switches to its slot without a restart (primary_slot_name is reloadable since 13).
+    const followed = await follow(replica.ctx, { host: '127.0.0.1', port: primary.port, slotName: 'node2' });
+    assert.equal(followed.how, 'reload');
+    await eventually('replica streaming through slot node2', async () => {
+      const rows = await query<{ active: boolean }>(primary.ctx, "SELECT active FROM pg_replication_slots WHERE slot_name = 'node2'");
+      return rows[0]?.active === true;
+    });
+    await query(primary.ctx, "SELECT pg_drop_replication_slot('by_hand')");
+  });
+
+  it('promotes the replica and measures the time to the first accepted write', async () => {
+    const result = await promote(replica.ctx);
+    assert.equal(result.promoted, true);
+    assert.equal(result.timeline, 2);
+    assert.ok(result.elapsedMs < 10_000, `promote took ${result.elapsedMs} ms`);
+    await query(replica.ctx, "INSERT INTO t VALUES (3, 'on the new primary')");
+    await assert.rejects(fs.access(path.join(replica.ctx.options.data_dir, 'standby.signal')));
+    await checkpointAfterPromote(replica.ctx);
+  });
+
+  it('detects that the old primary diverged after writing on its own, and rewinds it to follow the new primary', async () => {
+    await query(primary.ctx, "INSERT INTO t VALUES (100, 'lost write on the old timeline')");
+    const running = await checkDivergence(primary.ctx, sourceOf(replica));
+    assert.equal(running.diverged, true, running.reason);
+    await stop(primary.ctx, { mode: 'fast' });
+    const stopped = await checkDivergence(primary.ctx, sourceOf(replica));
+    assert.equal(stopped.diverged, true, stopped.reason);
+    assert.match(stopped.reason, /local timeline 1 .* (at or past|not at) the primary's switch point/);
+
+    // Without use_pg_rewind nothing is removed: the answer is that a reinit is needed.
+    const refused = await rewind({ ...primary.ctx, options: { ...primary.ctx.options, use_pg_rewind: false } }, sourceOf(replica));
+    assert.equal(refused.status, 'needs-reinit');
+    assert.match(refused.reason, /use_pg_rewind is off.*reinitialize/);
+    await fs.access(path.join(primary.ctx.options.data_dir, 'PG_VERSION'));
+
+    const result = await rewind(primary.ctx, sourceOf(replica));
+    assert.equal(result.status, 'rewound', JSON.stringify(result));
+    await query(replica.ctx, "INSERT INTO t VALUES (4, 'after rewind')");
+    await eventually('row 4 on the rewound old primary', async () => (await query(primary.ctx, 'SELECT 1 FROM t WHERE id = 4')).length === 1);
+    assert.deepEqual(await query(primary.ctx, 'SELECT id FROM t WHERE id = 100'), [], 'the diverged write is gone');
+    const [tl] = await query<{ received_tli: number }>(primary.ctx, 'SELECT received_tli FROM pg_stat_wal_receiver');
+    assert.equal(tl?.received_tli, 2);
+    const after = await checkDivergence(primary.ctx, sourceOf(replica));
+    assert.equal(after.diverged, false, after.reason);
+  });
+
+  it('reinitializes a replica from scratch', async () => {
+    const marker = path.join(primary.ctx.options.data_dir, 'marker-from-before');
+    await fs.writeFile(marker, 'x');
+    const result = await reinit(primary.ctx, { source: sourceOf(replica) });
+    assert.equal(result.method, 'basebackup');
+    await assert.rejects(fs.access(marker), 'the old data directory is gone');
+    await query(replica.ctx, "INSERT INTO t VALUES (5, 'after reinit')");
+    await eventually('row 5 after reinit', async () => (await query(primary.ctx, 'SELECT 1 FROM t WHERE id = 5')).length === 1);
+  });
+});
+
+async function connectLike(ctx: PgContext) {
+  const { connect } = await import('../../src/postgres/connection.js');
+  const client = await connect(ctx);
+  after(() => client.end());
+  return client;
+}
+
+describe('faults while cloning', () => {
+  let primary: TestServer;
+  let mountPoint: string | null = null;
+
+  before(async () => {
+    primary = await startPrimary({ name: 'src', pg_hba: PG_HBA });
+  });
+
+  after(() => {
+    if (mountPoint) {
+      try {
+        execFileSync('umount', [mountPoint]);
+      } catch {
+        execFileSync('umount', ['-l', mountPoint]);
+      }
+      rmSync(mountPoint, { recursive: true, force: true });
+    }
+  });
+
+  it('fails with the command, exit code and server message on a wrong replication password, leaving no data directory', async () => {
+    const node = await replicaNode('badpass', {
+      authentication: { superuser: { username: 'postgres' }, replication: { username: 'replicator', password: 'wrong' } },
+    });
+    const err = await createReplica(node.ctx, { source: sourceOf(primary), follow: null }).then(
+      () => assert.fail('clone with a wrong password succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ReplicaCreationFailed, String(err));
+    assert.match(err.message, /pg_basebackup.*exited with code 1.*password authentication failed for user "replicator"/);
+    assert.doesNotMatch(err.message, /wrong/, 'the password is not in the message');
+    await assert.rejects(fs.access(node.ctx.options.data_dir));
+    assert.deepEqual(await leftovers(node.base), []);
+  });
+
+  it('cleans up when the primary goes away in the middle of a clone', async () => {
+    const big = await startPrimary({ name: 'big', pg_hba: PG_HBA });
+    await query(big.ctx, "CREATE TABLE big AS SELECT g, repeat('y', 200) AS pad FROM generate_series(1, 500000) g");
+    const node = await replicaNode('midclone', { basebackup: { 'max-rate': '30M' } });
+    let killed = false;
+    const err = await createReplica(node.ctx, {
+      source: sourceOf(big),
+      follow: null,
+      onProgress: (p) => {
+        if (!killed && p.phase === 'copying' && p.doneBytes > 5 * 1024 * 1024) {
+          killed = true;
+          void stop(big.ctx, { mode: 'immediate' });
+        }
+      },
+    }).then(
+      () => assert.fail('clone survived the primary going away'),
+      (e: unknown) => e,
+    );
+    assert.ok(killed, 'the primary was stopped during the copy');
+    assert.ok(err instanceof ReplicaCreationFailed, String(err));
+    assert.match(err.message, /pg_basebackup/);
+    await assert.rejects(fs.access(node.ctx.options.data_dir));
+    assert.deepEqual(await leftovers(node.base), []);
+  });
+
+  it('cleans up on a full disk during the clone and never touches another data directory', async () => {
+    mountPoint = mkdtempSync(path.join(os.tmpdir(), 'hactl-tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0755', 'tmpfs', mountPoint]);
+    // A neighbour on the same small disk that must survive untouched.
+    const neighbour = path.join(mountPoint, 'other-data');
+    await fs.mkdir(neighbour);
+    await fs.writeFile(path.join(neighbour, 'PG_VERSION'), '15\n');
+    const base = await tempDirForPostgres();
+    const options = await testOptions(base, { name: 'fulldisk', pg_hba: PG_HBA, data_dir: path.join(mountPoint, 'data') });
+    const ctx = await testContext(options);
+    registerServer(ctx);
+    const err = await createReplica(ctx, { source: sourceOf(primary), follow: null }).then(
+      () => assert.fail('clone onto a 20 MB disk succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ReplicaCreationFailed, String(err));
+    assert.match(err.message, /No space left on device/);
+    assert.deepEqual((await fs.readdir(mountPoint)).sort(), ['other-data']);
+    assert.equal(await fs.readFile(path.join(neighbour, 'PG_VERSION'), 'utf8'), '15\n');
+  });
+
+  it('falls back to the next create_replica_method when a custom one fails', async () => {
+    const node = await replicaNode('fallback', {
+      create_replica_methods: ['broken', 'basebackup'],
+      replica_methods: { broken: { command: 'echo "no backups here" >&2; exit 3' } },
+    });
+    const failed: string[] = [];
+    const result = await createReplica(node.ctx, {
+      source: sourceOf(primary),
+      follow: { host: '127.0.0.1', port: primary.port },
+      onMethodFailed: (m) => failed.push(m),
+    });
+    assert.equal(result.method, 'basebackup');
+    assert.deepEqual(failed, ['broken']);
+    assert.match(result.failures[0]!.error, /exited with code 3: no backups here/);
+    await start(node.ctx);
+    await eventually('fallback replica accepts queries', async () => (await query(node.ctx, 'SELECT pg_is_in_recovery() AS r'))[0]?.r === true);
+  });
+});
