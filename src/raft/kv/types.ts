@@ -30,10 +30,15 @@ export interface ClientCommand {
   command: KvCommand;
 }
 
-export type KvFailure = 'version-mismatch' | 'value-mismatch' | 'not-found';
+/**
+ * `stale-request`: the client's (clientId, seq) is older than the last one this store applied for
+ * that client, so it is neither applied nor answerable (a client keeps one write outstanding).
+ */
+export type KvFailure = 'version-mismatch' | 'value-mismatch' | 'not-found' | 'stale-request';
 
 export type KvResult =
-  | { ok: true; entry: KvEntry | null; prev: KvEntry | null }
+  /** `deleted`: how many keys a deletePrefix removed (absent for the other operations). */
+  | { ok: true; entry: KvEntry | null; prev: KvEntry | null; deleted?: number }
   | { ok: false; reason: KvFailure; current: KvEntry | null };
 
 export type KvEvent =
