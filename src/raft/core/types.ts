@@ -126,7 +126,9 @@ export interface SoftState {
 /**
  * Output of the core after one or more inputs. The caller must, in this order:
  * 1. persist `entries` (an entry whose index is ≤ the stored last index replaces that suffix),
- *    `hardState` and `snapshot` (when set) durably — one fsync for the batch;
+ *    `hardState` and `snapshot` (when set) durably — one fsync for the batch. A `snapshot` here
+ *    was installed from the leader and replaces the whole log: drop every stored entry (not only
+ *    those it covers), then append `entries`;
  * 2. send `messages`;
  * 3. apply `committed` to the state machine (and install `snapshot` first when set);
  * 4. call `advance(ready)`.
