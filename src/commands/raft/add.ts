@@ -1,0 +1,27 @@
+import { Args, Command, Flags } from '@oclif/core';
+import { jsonFlag, raftConnectFlags } from '../../cli/raft-flags.js';
+
+export default class RaftAdd extends Command {
+  static override summary = 'Add a member to the Raft cluster (it catches up as a learner, then votes).';
+  static override description = 'Start the new member first (hactl raft node or an agent with its raft section), then add it through any existing member; the request goes to the leader. One change at a time, like pysyncobj. Prints "SUCCESS ADD host:port" once the new member votes.';
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> -c 127.0.0.1:5010 127.0.0.1:5013',
+    'HACTL_RAFT_PASSWORD=… <%= config.bin %> <%= command.id %> -c db1:5010 witness:5010',
+  ];
+  static override args = {
+    addr: Args.string({ description: 'Raft address (host:port) of the member to add.', required: true }),
+  };
+  static override flags = {
+    ...raftConnectFlags,
+    ...jsonFlag,
+    wait: Flags.integer({ summary: 'Seconds to wait for the change to complete.', default: 30, min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(RaftAdd);
+    const [{ withAdminClient }, { failCommand }] = await Promise.all([import('../../raft/admin/client.js'), import('../../cli/errors.js')]);
+    const result = await withAdminClient(flags.connect, { password: flags.password, timeoutMs: flags.timeout * 1000 }, (c) => c.add(args.addr, flags.wait * 1000)).catch((err: unknown) => failCommand(this, err));
+    if (flags.json) this.log(JSON.stringify(result, null, 2));
+    else this.log(`${result.message}\nvoters: ${result.voters.join(', ')}${result.learners.length ? `\nlearners: ${result.learners.join(', ')}` : ''}`);
+  }
+}
