@@ -1,0 +1,22 @@
+// Public surface of the cluster-state store layer (DESIGN.md "Cluster keys").
+export type * from './types.js';
+export { DcsError, DcsUnavailable } from './errors.js';
+export { clusterKeys, DEFAULT_NAMESPACE, type ClusterKeys } from './keys.js';
+export { ManualClock, systemClock, type DcsClock } from './clock.js';
+export { withRetryTimeout } from './deadline.js';
+export {
+  decodeConfig,
+  decodeFailover,
+  decodeHistory,
+  decodeMember,
+  decodeStatus,
+  decodeSyncState,
+  emptyStatus,
+  encodeFailover,
+  encodeHistory,
+  encodeMember,
+  encodeStatus,
+  encodeSyncState,
+} from './codec.js';
+export { MemoryDcs } from './memory.js';
+export { MemoryDcsStore, type MemoryKeyChange } from './memory-store.js';

@@ -1,0 +1,217 @@
+/**
+ * The cluster-state store as the HA loop sees it: one consistent `ClusterView` read per cycle, and
+ * a handful of conditional writes. Implementations: `memory.ts` (tests), `raft.ts` (the embedded
+ * Raft KV), later `etcd3.ts`. Every implementation must pass test/dcs/contract.ts.
+ *
+ * Inside hactl the types are camelCase with LSNs as bigint and durations in ms; the JSON stored in
+ * the keys keeps Patroni's shapes (codec.ts), so tools that read Patroni's keys read ours.
+ */
+
+/** Member roles as published in member keys and REST (`master` is read as `primary`). */
+export type MemberRole = 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'promoted' | 'uninitialized';
+
+/**
+ * Tags from the member's local config. snake_case on purpose: they are the user's YAML keys, copied
+ * verbatim; unknown tags are kept.
+ */
+export interface MemberTags {
+  nofailover?: boolean;
+  failover_priority?: number;
+  noloadbalance?: boolean;
+  clonefrom?: boolean;
+  nosync?: boolean;
+  nostream?: boolean;
+  replicatefrom?: string;
+  [tag: string]: unknown;
+}
+
+/** What a member publishes about itself in `members/<name>` (refreshed every cycle, with TTL). */
+export interface MemberData {
+  role: MemberRole;
+  /** PostgreSQL state: `running`, `starting`, `stopped`, `crashed`, `creating replica`, … (Patroni's words). */
+  state: string;
+  apiUrl: string | null;
+  connUrl: string | null;
+  proxyUrl?: string | null;
+  /** hactl version of the member (Patroni's `version` field), not a key version. */
+  version: string | null;
+  timeline: number | null;
+  /** Primary: current WAL write position. Replica: the replay position (Patroni's convention). */
+  xlogLocation: bigint | null;
+  receivedLsn: bigint | null;
+  replayedLsn: bigint | null;
+  /** `streaming` or `in archive recovery` (replicas only). */
+  replicationState: string | null;
+  tags: MemberTags;
+  pendingRestart: boolean;
+  pendingRestartReason?: Record<string, unknown>;
+  /** Set while the cluster is paused, so `list` can show it per member. */
+  pause?: boolean;
+  /** false only right after promote until the CHECKPOINT is done (pg_rewind needs it). */
+  checkpointAfterPromote?: boolean;
+  /** Fields of the stored JSON we do not model; written back unchanged. */
+  extra?: Record<string, unknown>;
+}
+
+export interface Member extends MemberData {
+  name: string;
+  /** Store version of the member key (changes on every touch). */
+  keyVersion: number;
+}
+
+/** The holder of the `leader` key. The stored value is the bare member name, as in Patroni. */
+export interface LeaderLock {
+  name: string;
+  /** Store version of the key: changes on every renewal. */
+  keyVersion: number;
+  /** Time left on the lease as the store last saw it, when the implementation knows. Informational only. */
+  expiresInMs: number | null;
+}
+
+/** The dynamic configuration as stored (validated by the agent with the config layer's schema). */
+export interface ClusterConfig {
+  data: Record<string, unknown>;
+  keyVersion: number;
+}
+
+/** One timeline switch: timeline `timeline` ended at `lsn` (Patroni's `[tl, lsn, reason, ts, leader]`). */
+export interface TimelineSwitch {
+  timeline: number;
+  lsn: bigint;
+  reason: string;
+  /** ISO 8601 time of the promotion, when known. */
+  timestamp: string | null;
+  /** The member that promoted to the next timeline, when known. */
+  newLeader: string | null;
+}
+
+export interface ClusterHistory {
+  lines: TimelineSwitch[];
+  keyVersion: number;
+}
+
+/** A requested switchover (leader set) or failover (leader empty), stored in `failover`. */
+export interface FailoverRequest {
+  leader: string | null;
+  candidate: string | null;
+  /** Scheduled switchover time as stored (ISO 8601) and parsed; `ms` is null when the text does not parse. */
+  scheduledAt: { text: string; ms: number | null } | null;
+  keyVersion: number;
+}
+
+/** What a client writes to request a switchover; `scheduledAt` is ISO 8601 text. */
+export interface FailoverRequestInput {
+  leader?: string | null;
+  candidate?: string | null;
+  scheduledAt?: string | null;
+}
+
+/** Synchronous replication state (`sync`). */
+export interface SyncState {
+  leader: string | null;
+  syncStandbys: string[];
+  /** Quorum mode only. */
+  quorum: number | null;
+  keyVersion: number;
+}
+
+export type SyncStateInput = Omit<SyncState, 'keyVersion'>;
+
+/** Written by the leader after each renewal (`status`): the last known primary LSN and slot positions. */
+export interface ClusterStatus {
+  lastLsn: bigint | null;
+  slots: Record<string, bigint>;
+  retainSlots: string[];
+}
+
+/** A consistent snapshot of the cluster keys, read once per HA cycle. */
+export interface ClusterView {
+  /** System identifier of the cluster; '' while a bootstrap is in progress; null when absent. */
+  initialize: string | null;
+  config: ClusterConfig | null;
+  leader: LeaderLock | null;
+  /** Sorted by name. */
+  members: Member[];
+  history: ClusterHistory | null;
+  failover: FailoverRequest | null;
+  sync: SyncState | null;
+  /** Empty (`lastLsn: null`) when the key is absent. */
+  status: ClusterStatus;
+}
+
+/** Why `watch` returned. */
+export type WatchResult = 'changed' | 'timeout' | 'aborted';
+
+export interface WatchOptions {
+  /**
+   * The view the caller acted on: if the watched keys already differ from it, `watch` returns
+   * `changed` at once, so a change between `getCluster` and `watch` is never slept through.
+   */
+  view?: ClusterView;
+  /** Cuts the wait short (REST actions wake the loop this way). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The operations the HA loop needs, bound to one member (`memberName`) of one cluster. Each call
+ * is bounded by retry_timeout and throws `DcsUnavailable` when the store cannot answer in time;
+ * conditional writes return false when their condition does not hold (a lost race is not an error).
+ *
+ * Conditions: `ifVersion` is a key version from the view (0 = create only if absent); omitted =
+ * unconditional.
+ */
+export interface Dcs {
+  readonly memberName: string;
+
+  /** A linearizable read of all cluster keys (a view older than a committed write is not allowed). */
+  getCluster(): Promise<ClusterView>;
+
+  /** Create the leader key with our name if absent. True only for the one client that created it. */
+  attemptToAcquireLeader(ttlMs: number): Promise<boolean>;
+
+  /**
+   * Renew the leader key if it still holds our name (its lease restarts at the store's apply time),
+   * then publish `status` (lastLsn, slots). False if the key is gone or held by someone else. The
+   * status write is best effort: the lease was renewed even if it fails.
+   */
+  updateLeader(ttlMs: number, lastLsn: bigint | null, slots?: Record<string, bigint>): Promise<boolean>;
+
+  /** Delete the leader key if it holds our name; `lastLsn` (a clean shutdown checkpoint) goes to `status` first. */
+  deleteLeader(lastLsn?: bigint | null): Promise<boolean>;
+
+  /** Write our member key with a TTL (it disappears `ttlMs` after the last touch). */
+  touchMember(data: MemberData, ttlMs: number): Promise<void>;
+
+  /** `create: true` races for the key (create-if-absent); `create: false` overwrites (bootstrap winner writes the sysid). */
+  initialize(systemIdentifier: string, options: { create: boolean }): Promise<boolean>;
+
+  /** Remove `initialize` after a failed bootstrap, so another member can try. */
+  cancelInitialization(): Promise<void>;
+
+  setConfig(data: Record<string, unknown>, ifVersion?: number): Promise<boolean>;
+
+  setFailover(request: FailoverRequestInput, ifVersion?: number): Promise<boolean>;
+  deleteFailover(ifVersion?: number): Promise<boolean>;
+
+  setHistory(lines: readonly TimelineSwitch[]): Promise<void>;
+
+  setSyncState(state: SyncStateInput, ifVersion?: number): Promise<boolean>;
+  deleteSyncState(ifVersion?: number): Promise<boolean>;
+
+  setStatus(status: ClusterStatus): Promise<void>;
+
+  /** Remove every key of the cluster (`hactl remove`). */
+  deleteCluster(): Promise<void>;
+
+  /**
+   * Sleep up to `waitMs`, returning early with `changed` when the leader key changes holder, is
+   * deleted or expires, or when `failover`, `config` or `initialize` change. Renewals by the same
+   * holder and member/status touches do not wake it: they happen every loop and would turn the
+   * sleep into a busy loop. This is what lets replicas start the leader race the moment the key
+   * expires instead of at their next cycle.
+   */
+  watch(waitMs: number, options?: WatchOptions): Promise<WatchResult>;
+
+  /** Release resources (timers, connections). The object is unusable afterwards. */
+  close(): Promise<void>;
+}
