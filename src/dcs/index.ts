@@ -20,3 +20,4 @@ export {
 } from './codec.js';
 export { MemoryDcs } from './memory.js';
 export { MemoryDcsStore, type MemoryKeyChange } from './memory-store.js';
+export { DEFAULT_RETRY_TIMEOUT_MS, RaftDcs, startRaftDcs, type RaftDcsOptions, type RaftSection, type StartRaftDcsOptions } from './raft.js';
