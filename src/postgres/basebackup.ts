@@ -4,7 +4,7 @@
 import { BasebackupProgressParser, type BasebackupProgress } from './basebackup-progress.js';
 import { buildConninfo } from './conf.js';
 import { pgpassPathOf } from './context.js';
-import { PostgresConfigError } from './errors.js';
+import { PostgresCommandFailed, PostgresConfigError } from './errors.js';
 import { runPg } from './exec.js';
 import type { CommandLineOptions, PgContext } from './types.js';
 import { writePgpass } from './write-config.js';
@@ -103,13 +103,47 @@ export async function runBasebackup(ctx: PgContext, run: BasebackupRunOptions): 
     ...userArgs,
   ];
   const secrets = [ctx.options.authentication.replication.password ?? ''];
-  await runPg(ctx, 'pg_basebackup', args, {
-    env: { PGPASSFILE: pgpassPathOf(ctx.options), LC_ALL: 'C', LANG: 'C' },
-    onStderrLine: (line) => parser.push(`${line}\n`),
-    timeoutMs: run.timeoutMs,
-    signal: run.signal,
-    secrets,
-  });
+  try {
+    await runPg(ctx, 'pg_basebackup', args, {
+      env: { PGPASSFILE: pgpassPathOf(ctx.options), LC_ALL: 'C', LANG: 'C' },
+      onStderrLine: (line) => parser.push(`${line}\n`),
+      timeoutMs: run.timeoutMs,
+      signal: run.signal,
+      secrets,
+    });
+  } catch (err) {
+    if (!(err instanceof PostgresCommandFailed)) throw err;
+    parser.end();
+    throw new PostgresCommandFailed({
+      command: err.command,
+      exitCode: err.exitCode,
+      signal: err.signal,
+      timedOut: err.timedOut,
+      timeoutMs: run.timeoutMs,
+      stderr: errorsLast(parser.messageText),
+      secrets,
+    });
+  }
   parser.end();
   return parser.progress;
+}
+
+/**
+ * pg_basebackup's last words after a failure are its clean-up ("removing contents of data directory ...") or,
+ * when its WAL-streaming child failed first, "child process exited with exit code 1"; the cause is an earlier
+ * `error:` line. Order the lines so the most specific cause comes last and the one-line message names it.
+ */
+export function errorsLast(messages: string): string {
+  const lines = messages.split('\n').filter((l) => l.trim() !== '');
+  const rank = (l: string): number => {
+    if (/removing (contents of )?data directory|changes to tablespace directories will not be undone/.test(l)) return 0;
+    if (/child process exited|background process terminated|could not wait for child/.test(l)) return 1;
+    if (/No space left|FATAL:|error:|could not /i.test(l)) return 2;
+    return 0;
+  };
+  return lines
+    .map((line, i) => ({ line, i, r: rank(line) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.line)
+    .join('\n');
 }

@@ -48,6 +48,8 @@ export interface FollowResult {
  * Points a standby at a new primary. From PostgreSQL 13 primary_conninfo and primary_slot_name are reloadable
  * and the WAL receiver reconnects on SIGHUP, so a running standby only reloads. Older versions, and a server
  * that is still a primary (standby.signal is read only at start), are restarted; a stopped one is started.
+ * The caller checks divergence first (rewind.ts): following a primary whose history does not contain our
+ * WAL fails in the WAL receiver ("requested timeline is not a child of this server's history").
  */
 export async function follow(ctx: PgContext, primary: StandbyTarget | null, options: { restoreCommand?: string } = {}): Promise<FollowResult> {
   const began = Date.now();

@@ -53,3 +53,48 @@ export { parseControlData, readControlData, isCleanShutdown, type ControlData } 
 export { bootstrap, initdbArgs, createOrAlterRole, superuserUrl, REWIND_GRANTS, type BootstrapResult } from './bootstrap.js';
 
 // --- replicas, promote/demote/follow, rewind, slots, timelines (second half of issue 3) below this line ---
+export {
+  parseTimelineHistory,
+  decideDivergence,
+  localPositionFromControlData,
+  parseCheckpointEndFromWaldump,
+  fetchPrimaryTimeline,
+  type TimelineHistoryEntry,
+  type LocalTimelinePosition,
+  type DivergenceVerdict,
+  type PrimaryTimeline,
+} from './timeline.js';
+export {
+  slotNameFromMemberName,
+  isValidSlotName,
+  wantedSlots,
+  planSlots,
+  listSlots,
+  applySlotPlan,
+  syncSlots,
+  type SlotType,
+  type ExistingSlot,
+  type WantedSlot,
+  type IgnoreSlotRule,
+  type SlotPlan,
+  type SlotAction,
+  type AppliedSlotPlan,
+} from './slots.js';
+export { BasebackupProgressParser, type BasebackupProgress, type BasebackupPhase } from './basebackup-progress.js';
+export { runBasebackup, basebackupArgs, commandLineArgs, replicationConninfo, type CloneSource } from './basebackup.js';
+export { createReplica, looksLikeDataDir, ReplicaCreationFailed, type CreateReplicaOptions, type CreateReplicaResult } from './replica.js';
+export { promote, waitUntilWritable, checkpointAfterPromote, type PromoteOptions, type PromoteResult } from './promote.js';
+export { demote, follow, type DemoteOptions, type DemoteResult, type FollowResult } from './demote.js';
+export {
+  rewind,
+  repairDivergence,
+  checkDivergence,
+  canRewind,
+  ensureCleanShutdown,
+  localTimelinePosition,
+  waitForSourceCheckpoint,
+  type RewindOptions,
+  type RewindResult,
+  type DivergenceCheck,
+} from './rewind.js';
+export { reinit, removeDataDirectory, type ReinitOptions } from './reinit.js';

@@ -11,7 +11,7 @@ import { replicationConninfo, runBasebackup, type CloneSource } from './baseback
 import { pgpassPathOf } from './context.js';
 import { DataDirError, PostgresConfigError, PostgresError } from './errors.js';
 import { runShell } from './exec.js';
-import { chownForUser, isEmptyDir } from './os-user.js';
+import { chownForUser, isEmptyDir, writeFileForUser } from './os-user.js';
 import type { PgContext, StandbyTarget } from './types.js';
 import { writeConfiguration } from './write-config.js';
 
@@ -113,6 +113,18 @@ async function createStaging(ctx: PgContext): Promise<Staging> {
   };
 }
 
+/** Staging directories left by a clone that was killed with the agent (names only we use). */
+async function removeStaleStaging(ctx: PgContext): Promise<void> {
+  const dataDir = path.resolve(ctx.options.data_dir);
+  const siblingPrefix = `.${path.basename(dataDir)}.hactl-clone-`;
+  for (const name of await fs.readdir(path.dirname(dataDir)).catch(() => [] as string[])) {
+    if (name.startsWith(siblingPrefix)) await fs.rm(path.join(path.dirname(dataDir), name), { recursive: true, force: true });
+  }
+  for (const name of await fs.readdir(dataDir).catch(() => [] as string[])) {
+    if (name.startsWith('.hactl-clone-')) await fs.rm(path.join(dataDir, name), { recursive: true, force: true });
+  }
+}
+
 /** Runs a custom replica method like Patroni: `<command> --scope=.. --datadir=.. --role=replica --connstring=.. --<opt>=..`. */
 async function runCustomMethod(ctx: PgContext, name: string, targetDir: string, source: CloneSource | null, opts: CreateReplicaOptions): Promise<void> {
   const spec = ctx.options.replica_methods?.[name];
@@ -147,6 +159,7 @@ async function runCustomMethod(ctx: PgContext, name: string, targetDir: string, 
 export async function createReplica(ctx: PgContext, opts: CreateReplicaOptions): Promise<CreateReplicaResult> {
   const started = Date.now();
   const methods = ctx.options.create_replica_methods?.length ? ctx.options.create_replica_methods : ['basebackup'];
+  await removeStaleStaging(ctx);
   const failures: Array<{ method: string; error: string }> = [];
   for (const method of methods) {
     const custom = method === 'basebackup' ? undefined : ctx.options.replica_methods?.[method];
@@ -164,6 +177,9 @@ export async function createReplica(ctx: PgContext, opts: CreateReplicaOptions):
       if (!(await looksLikeDataDir(staging.dir))) {
         throw new PostgresError(`${method} finished but left no PG_VERSION and global/pg_control in the data directory`);
       }
+      // Before the copy becomes data_dir: should we die before writeConfiguration below, a start must not turn
+      // this copy of the primary into a second primary.
+      await writeFileForUser(path.join(staging.dir, 'standby.signal'), '', ctx.user, 0o600);
       await staging.commit();
     } catch (err) {
       await staging.discard().catch(() => undefined);

@@ -221,6 +221,17 @@ async function fallBack(
       rewindError,
     };
   }
+  // Never wipe the data directory when the clone that should replace it cannot start: the source must answer
+  // the replication user (Patroni likewise keeps the data when the primary became unreachable).
+  try {
+    await fetchPrimaryTimeline(ctx, source);
+  } catch (probe) {
+    return {
+      status: 'needs-reinit',
+      reason: `${reason}; the data directory is kept because ${describe(source)} cannot be cloned from now (${(probe as Error).message})`,
+      rewindError,
+    };
+  }
   await reinit(ctx, { source, follow, onProgress: options.onProgress, startAfter: options.startAfter });
   return { status: 'reinitialized', elapsedMs: Date.now() - began, reason: `${reason}; data directory removed and cloned again`, rewindError: rewindError ?? reason };
 }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   cleanupPostgres,
+  freePort,
   registerServer,
   startPrimary,
   tempDirForPostgres,
@@ -18,12 +19,13 @@ import {
 } from '../helpers/postgres.js';
 import type { BasebackupProgress } from '../../src/postgres/basebackup-progress.js';
 import { withConnection } from '../../src/postgres/connection.js';
-import { follow } from '../../src/postgres/demote.js';
+import { demote, follow } from '../../src/postgres/demote.js';
 import { start, stop } from '../../src/postgres/lifecycle.js';
 import { checkpointAfterPromote, promote } from '../../src/postgres/promote.js';
 import { reinit } from '../../src/postgres/reinit.js';
 import { createReplica, ReplicaCreationFailed } from '../../src/postgres/replica.js';
-import { checkDivergence, rewind } from '../../src/postgres/rewind.js';
+import { checkDivergence, localTimelinePosition, rewind } from '../../src/postgres/rewind.js';
+import { parseLsn } from '../../src/postgres/lsn.js';
 import { listSlots, syncSlots, wantedSlots } from '../../src/postgres/slots.js';
 import type { PgContext, PostgresOptions } from '../../src/postgres/types.js';
 
@@ -153,10 +155,10 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
     await query(primary.ctx, "INSERT INTO t VALUES (100, 'lost write on the old timeline')");
     const running = await checkDivergence(primary.ctx, sourceOf(replica));
     assert.equal(running.diverged, true, running.reason);
-    await stop(primary.ctx, { mode: 'fast' });
-    const stopped = await checkDivergence(primary.ctx, sourceOf(replica));
-    assert.equal(stopped.diverged, true, stopped.reason);
-    assert.match(stopped.reason, /local timeline 1 .* (at or past|not at) the primary's switch point/);
+    assert.match(running.reason, /local timeline 1 .* (at or past|not at) the primary's switch point/);
+    // A crash: the position is unknown until crash recovery ran (rewind does it in single-user mode).
+    await stop(primary.ctx, { mode: 'immediate' });
+    await assert.rejects(checkDivergence(primary.ctx, sourceOf(replica)), /not shut down cleanly/);
 
     // Without use_pg_rewind nothing is removed: the answer is that a reinit is needed.
     const refused = await rewind({ ...primary.ctx, options: { ...primary.ctx.options, use_pg_rewind: false } }, sourceOf(replica));
@@ -183,6 +185,50 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
     await assert.rejects(fs.access(marker), 'the old data directory is gone');
     await query(replica.ctx, "INSERT INTO t VALUES (5, 'after reinit')");
     await eventually('row 5 after reinit', async () => (await query(primary.ctx, 'SELECT 1 FROM t WHERE id = 5')).length === 1);
+  });
+
+  it('switches over cleanly: the demoted primary needs no rewind and follows the promoted replica', async () => {
+    // node2 is the primary now, node1 its replica. Demote node2 (clean shutdown), let node1 receive the
+    // shutdown checkpoint, promote node1: node2's checkpoint record ends exactly at the switch point.
+    const demoted = await demote(replica.ctx, null, { startAfter: false });
+    assert.equal(demoted.stoppedWith, 'fast');
+    const end = (await localTimelinePosition(replica.ctx)).checkpointEndLsn;
+    assert.ok(end !== undefined, 'pg_waldump found the end of the shutdown checkpoint');
+    await eventually('node1 received the shutdown checkpoint', async () => {
+      const [row] = await query<{ lsn: string }>(primary.ctx, 'SELECT pg_last_wal_replay_lsn()::text AS lsn');
+      return row !== undefined && parseLsn(row.lsn) >= end;
+    });
+    const promoted = await promote(primary.ctx, { method: 'sql' }); // pg_promote(wait => true) this time
+    assert.equal(promoted.timeline, 3);
+    const check = await checkDivergence(replica.ctx, sourceOf(primary));
+    assert.equal(check.diverged, false, check.reason);
+    assert.match(check.reason, /checkpoint ends at the primary's switch point/);
+    const followed = await follow(replica.ctx, { host: '127.0.0.1', port: primary.port });
+    assert.equal(followed.how, 'start');
+    await query(primary.ctx, "INSERT INTO t VALUES (6, 'after switchover')");
+    await eventually('row 6 on the demoted node', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 6')).length === 1);
+  });
+
+  it('reinitializes instead when pg_rewind fails and remove_data_directory_on_rewind_failure is set', async () => {
+    const options = {
+      ...replica.ctx.options,
+      remove_data_directory_on_rewind_failure: true,
+      authentication: { ...replica.ctx.options.authentication, rewind: { username: 'rewinder', password: 'not-the-password' } },
+    };
+    const result = await rewind({ ...replica.ctx, options }, sourceOf(primary), { checkpointTimeoutMs: 500 });
+    assert.equal(result.status, 'reinitialized', JSON.stringify(result));
+    assert.ok(result.status === 'reinitialized' && /password authentication failed for user "rewinder"/.test(result.rewindError), JSON.stringify(result));
+    await query(primary.ctx, "INSERT INTO t VALUES (7, 'after fallback reinit')");
+    await eventually('row 7 on the reinitialized node', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 7')).length === 1);
+  });
+
+  it('keeps the data directory when the source is unreachable, even with remove_data_directory_on_rewind_failure', async () => {
+    const options = { ...replica.ctx.options, remove_data_directory_on_rewind_failure: true };
+    const gone = { host: '127.0.0.1', port: await freePort(), name: 'gone' };
+    const result = await rewind({ ...replica.ctx, options }, gone, { checkpointTimeoutMs: 300 });
+    assert.equal(result.status, 'needs-reinit', JSON.stringify(result));
+    assert.match(result.reason, /data directory is kept because gone \(127\.0\.0\.1:\d+\) cannot be cloned from now/);
+    await fs.access(path.join(replica.ctx.options.data_dir, 'PG_VERSION'));
   });
 });
 
@@ -212,7 +258,7 @@ describe('faults while cloning', () => {
     }
   });
 
-  it('fails with the command, exit code and server message on a wrong replication password, leaving no data directory', async () => {
+  it('fails with the command, exit code and server message on a wrong replication password, leaving no data directory', async (t) => {
     const node = await replicaNode('badpass', {
       authentication: { superuser: { username: 'postgres' }, replication: { username: 'replicator', password: 'wrong' } },
     });
@@ -221,16 +267,18 @@ describe('faults while cloning', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof ReplicaCreationFailed, String(err));
+    t.diagnostic(err.message);
     assert.match(err.message, /pg_basebackup.*exited with code 1.*password authentication failed for user "replicator"/);
     assert.doesNotMatch(err.message, /wrong/, 'the password is not in the message');
     await assert.rejects(fs.access(node.ctx.options.data_dir));
     assert.deepEqual(await leftovers(node.base), []);
   });
 
-  it('cleans up when the primary goes away in the middle of a clone', async () => {
+  it('cleans up when the primary goes away in the middle of a clone', async (t) => {
     const big = await startPrimary({ name: 'big', pg_hba: PG_HBA });
     await query(big.ctx, "CREATE TABLE big AS SELECT g, repeat('y', 200) AS pad FROM generate_series(1, 500000) g");
-    const node = await replicaNode('midclone', { basebackup: { 'max-rate': '30M' } });
+    // checkpoint: fast, or pg_basebackup first waits for a spread checkpoint of the freshly written table (minutes).
+    const node = await replicaNode('midclone', { basebackup: { checkpoint: 'fast', 'max-rate': '30M' } });
     let killed = false;
     const err = await createReplica(node.ctx, {
       source: sourceOf(big),
@@ -247,12 +295,13 @@ describe('faults while cloning', () => {
     );
     assert.ok(killed, 'the primary was stopped during the copy');
     assert.ok(err instanceof ReplicaCreationFailed, String(err));
+    t.diagnostic(err.message);
     assert.match(err.message, /pg_basebackup/);
     await assert.rejects(fs.access(node.ctx.options.data_dir));
     assert.deepEqual(await leftovers(node.base), []);
   });
 
-  it('cleans up on a full disk during the clone and never touches another data directory', async () => {
+  it('cleans up on a full disk during the clone and never touches another data directory', async (t) => {
     mountPoint = mkdtempSync(path.join(os.tmpdir(), 'hactl-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0755', 'tmpfs', mountPoint]);
     // A neighbour on the same small disk that must survive untouched.
@@ -268,16 +317,19 @@ describe('faults while cloning', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof ReplicaCreationFailed, String(err));
+    t.diagnostic(err.message);
     assert.match(err.message, /No space left on device/);
     assert.deepEqual((await fs.readdir(mountPoint)).sort(), ['other-data']);
     assert.equal(await fs.readFile(path.join(neighbour, 'PG_VERSION'), 'utf8'), '15\n');
   });
 
-  it('falls back to the next create_replica_method when a custom one fails', async () => {
+  it('falls back to the next create_replica_method when a custom one fails, and removes stale staging dirs', async () => {
     const node = await replicaNode('fallback', {
       create_replica_methods: ['broken', 'basebackup'],
       replica_methods: { broken: { command: 'echo "no backups here" >&2; exit 3' } },
     });
+    // Left behind by an agent killed during an earlier clone: removed, never mistaken for a data directory.
+    await fs.mkdir(path.join(node.base, '.data.hactl-clone-dead'));
     const failed: string[] = [];
     const result = await createReplica(node.ctx, {
       source: sourceOf(primary),
@@ -286,6 +338,7 @@ describe('faults while cloning', () => {
     });
     assert.equal(result.method, 'basebackup');
     assert.deepEqual(failed, ['broken']);
+    assert.deepEqual(await leftovers(node.base), []);
     assert.match(result.failures[0]!.error, /exited with code 3: no backups here/);
     await start(node.ctx);
     await eventually('fallback replica accepts queries', async () => (await query(node.ctx, 'SELECT pg_is_in_recovery() AS r'))[0]?.r === true);
