@@ -33,7 +33,9 @@ export function decideDuringLongAction(ctx: Ctx): DecisionDraft {
   const { longAction } = ctx.input.self;
   const name = longAction!.name;
   if (!ctx.iAmLeader) return longActionWithoutLock(ctx);
-  const ifLockLost = bare(longActionWithoutLock(ctx));
+  // The alternative's notes are logged only if it is carried out, not with the renewal.
+  const noteCount = ctx.notes.length;
+  const ifLockLost: Decision = { ...bare(longActionWithoutLock(ctx)), notes: ctx.notes.splice(noteCount) };
   if (
     name === 'doing crash recovery in a single user mode' &&
     elapsedSinceMs(ctx, longAction!.startedMonoMs) >= ctx.input.config.primaryStartTimeoutMs &&

@@ -1,0 +1,119 @@
+/**
+ * From the loaded config file (Patroni's YAML keys) to what the agent's layers take: the
+ * PostgreSQL layer's options, the bootstrap options, the member's URLs, and the effective dynamic
+ * configuration (the cluster's `config` key when present and valid, else `bootstrap.dcs`).
+ */
+import { adjustTiming, dynamicConfigSchema, type DynamicConfig, type HactlConfig } from '../config/index.js';
+import type { ClusterView } from '../dcs/index.js';
+import type { BootstrapOptions, CommandLineOptions, ParameterValue, PostgresOptions } from '../postgres/index.js';
+
+/** Parameters Patroni takes only from the dynamic config (they must match on every member). */
+const CLUSTER_WIDE = new Set([
+  'max_connections',
+  'max_locks_per_transaction',
+  'max_worker_processes',
+  'max_prepared_transactions',
+  'wal_level',
+  'track_commit_timestamp',
+  'max_wal_senders',
+  'max_replication_slots',
+  'wal_keep_size',
+  'wal_log_hints',
+]);
+
+type Params = Record<string, ParameterValue>;
+
+/** Effective PostgreSQL parameters: dynamic ones, overridden by local ones except the cluster-wide settings. */
+export function effectiveParameters(local: HactlConfig, dynamic: DynamicConfig): Params {
+  const fromDynamic = (dynamic.postgresql.parameters ?? {}) as Params;
+  const out: Params = { ...fromDynamic };
+  for (const [k, v] of Object.entries(local.postgresql.parameters)) {
+    if (CLUSTER_WIDE.has(k) && k in fromDynamic) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export function useSlots(dynamic: DynamicConfig): boolean {
+  return dynamic.postgresql.use_slots ?? true;
+}
+
+export function usePgRewind(local: HactlConfig, dynamic: DynamicConfig): boolean {
+  return dynamic.postgresql.use_pg_rewind ?? local.postgresql.use_pg_rewind ?? false;
+}
+
+/** The PostgreSQL layer's options for this member (snake_case keys map one to one). */
+export function postgresOptions(local: HactlConfig, dynamic: DynamicConfig): PostgresOptions {
+  const pg = local.postgresql;
+  const extra = pg as Record<string, unknown>;
+  const options: PostgresOptions = {
+    name: local.name,
+    scope: local.scope,
+    data_dir: pg.data_dir,
+    config_dir: pg.config_dir,
+    bin_dir: pg.bin_dir,
+    listen: pg.listen,
+    connect_address: pg.connect_address,
+    pgpass: pg.pgpass,
+    authentication: pg.authentication,
+    parameters: effectiveParameters(local, dynamic),
+    pg_hba: (dynamic.postgresql.pg_hba as string[] | undefined) ?? pg.pg_hba ?? local.bootstrap.pg_hba,
+    use_pg_rewind: usePgRewind(local, dynamic),
+    use_slots: useSlots(dynamic),
+    basebackup: pg.basebackup as CommandLineOptions | undefined,
+    create_replica_methods: pg.create_replica_methods,
+    remove_data_directory_on_rewind_failure: pg.remove_data_directory_on_rewind_failure,
+    remove_data_directory_on_diverged_timelines: pg.remove_data_directory_on_diverged_timelines,
+    pg_ctl_timeout: pg.pg_ctl_timeout,
+    osUser: pg.os_user,
+  };
+  if (extra.rewind !== undefined) options.rewind = extra.rewind as CommandLineOptions;
+  if (extra.callbacks !== undefined) options.callbacks = extra.callbacks as PostgresOptions['callbacks'];
+  return options;
+}
+
+export function bootstrapOptions(local: HactlConfig): BootstrapOptions {
+  const b = local.bootstrap;
+  return {
+    initdb: b.initdb as CommandLineOptions | undefined,
+    users: b.users,
+    pg_hba: local.postgresql.pg_hba ?? b.pg_hba,
+    post_bootstrap: b.post_bootstrap,
+    post_init: b.post_init,
+  };
+}
+
+/** The dynamic config in force: the `config` key when it validates, else the file's `bootstrap.dcs`; timing rule applied. */
+export function effectiveDynamic(local: HactlConfig, view: ClusterView | null): { dynamic: DynamicConfig; warning: string | null } {
+  let dynamic = local.bootstrap.dcs;
+  if (view?.config) {
+    const parsed = dynamicConfigSchema.safeParse(view.config.data);
+    if (parsed.success) dynamic = parsed.data;
+  }
+  const { timing, warning } = adjustTiming({ ttl: dynamic.ttl, loop_wait: dynamic.loop_wait, retry_timeout: dynamic.retry_timeout });
+  return { dynamic: { ...dynamic, ...timing }, warning };
+}
+
+/** `postgres://host:port/postgres`, Patroni's conn_url. */
+export function connUrl(local: HactlConfig): string {
+  return `postgres://${local.postgresql.connect_address}/postgres`;
+}
+
+/** Patroni's api_url: `http(s)://connect_address/patroni`. */
+export function apiUrl(local: HactlConfig): string {
+  const tls = local.restapi.certfile !== undefined;
+  return `${tls ? 'https' : 'http'}://${local.restapi.connect_address}/patroni`;
+}
+
+/** host and port from a member's conn_url; null when absent or unparsable. */
+export function addressOfConnUrl(url: string | null | undefined): { host: string; port: number } | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = u.port === '' ? 5432 : Number(u.port);
+    return host ? { host, port } : null;
+  } catch {
+    return null;
+  }
+}
