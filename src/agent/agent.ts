@@ -54,6 +54,7 @@ export class Agent {
   private apiImpl: AgentApiImpl | null = null;
   private loop: HaLoop | null = null;
   private watchdog: Watchdog | null = null;
+  private appliedWatchdog = '';
   private appliedPostgresql = '';
   private stopping: Promise<number> | null = null;
   private exitCode = 0;
@@ -111,6 +112,7 @@ export class Agent {
     const wdError = watchdogStartupError(wdSettings);
     if (wdError) throw new AgentStartError(wdError);
     this.watchdog = new Watchdog(wdSettings, { logger });
+    this.appliedWatchdog = JSON.stringify(wdSettings);
 
     this.ctx = await createContext(postgresOptions(config, dynamic));
     logger.info(`PostgreSQL ${this.ctx.binaries.version} from ${this.ctx.binaries.binDir}, data directory ${config.postgresql.data_dir}`);
@@ -185,12 +187,22 @@ export class Agent {
    * /config): rebuild the PostgreSQL options and apply them like a reload.
    */
   private async applyDynamic(dynamic: DynamicConfig, view: ClusterView | null): Promise<void> {
+    // The watchdog timeout follows the live ttl/loop_wait, not bootstrap.dcs (Patroni #2470).
+    this.reloadWatchdog(dynamic);
     const key = JSON.stringify([dynamic.postgresql, this.config.postgresql]);
     if (key === this.appliedPostgresql) return;
     const first = this.appliedPostgresql === '';
     this.appliedPostgresql = key;
     this.ctx = { ...this.ctx, options: postgresOptions(this.config, dynamic) };
     if (!first) await this.applyPostgresConfig(view);
+  }
+
+  private reloadWatchdog(dynamic: DynamicConfig): void {
+    const settings = watchdogSettings(this.config.watchdog, dynamic);
+    const key = JSON.stringify(settings);
+    if (key === this.appliedWatchdog) return;
+    this.appliedWatchdog = key;
+    this.watchdog?.reload(settings);
   }
 
   /** Rewrites the managed files for the current role and reloads PostgreSQL; reports settings that need a restart. */
@@ -222,6 +234,7 @@ export class Agent {
     }
     this.config = next;
     this.logger.setLevel(parseLogLevel(next.log.level));
+    this.reloadWatchdog(this.loop?.last?.dynamic ?? next.bootstrap.dcs);
     this.api?.reload({ authentication: next.restapi.authentication as { username: string; password?: string } | undefined });
     const view = this.loop?.last?.view ?? null;
     const { dynamic } = effectiveDynamic(next, view);

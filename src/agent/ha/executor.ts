@@ -164,12 +164,10 @@ export class HaExecutor {
   private async armWatchdog(): Promise<boolean> {
     const wd = this.env.watchdog;
     if (!wd) return true;
+    // The controller has already logged its own warning or refusal reason.
     const activation = await wd.activate();
-    if (activation.ok) {
-      if (activation.warning) this.env.logger.warn(activation.warning);
-      return true;
-    }
-    this.env.logger.error(activation.reason);
+    if (activation.ok) return true;
+    this.env.logger.error('Not promoting self because watchdog could not be activated');
     return false;
   }
 
