@@ -72,6 +72,26 @@ export const raftSchema = z
   })
   .passthrough();
 
+/** Patroni's `etcd3:` section; src/dcs/etcd3-section.ts turns it into client options. */
+export const etcd3Schema = z
+  .object({
+    host: hostPort.optional(),
+    /** A list, or one comma-separated string as Patroni also accepts (`PATRONI_ETCD3_HOSTS`). */
+    hosts: z
+      .preprocess(
+        (v) => (typeof v === 'string' ? v.split(',').map((h) => h.trim().replace(/^'(.*)'$/, '$1')).filter((h) => h !== '') : v),
+        z.array(hostPort).min(1),
+      )
+      .optional(),
+    protocol: z.enum(['http', 'https']).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    cacert: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+  })
+  .passthrough();
+
 export const configSchema = z
   .object({
     scope: z.string().min(1),
@@ -92,6 +112,7 @@ export const configSchema = z
       .passthrough(),
     ctl: z.object({ authentication: credentials.optional() }).passthrough().optional(),
     raft: raftSchema.optional(),
+    etcd3: etcd3Schema.optional(),
     bootstrap: z
       .object({
         dcs: dynamicConfigSchema.default({}),
@@ -141,6 +162,22 @@ export const configSchema = z
       })
       .passthrough()
       .default({}),
+    /**
+     * hactl extension (issue 9): the fence process that kills a primary whose agent stopped renewing
+     * the leader key. `off` runs without it (documented in man/ha.yml.5, "Self-fencing").
+     */
+    fence: z
+      .object({
+        mode: z
+          .preprocess((v) => (v === false ? 'off' : v === true ? 'on' : typeof v === 'string' ? v.toLowerCase() : v), z.enum(['on', 'off']))
+          .default('on'),
+        /** Seconds between the fence deadline and the end of the leader lease the agent believes in. */
+        safety_margin: seconds.min(0).default(1),
+        /** Record written when the fence kills PostgreSQL; default `<data_dir>.fenced.json`. */
+        record_file: z.string().min(1).optional(),
+      })
+      .passthrough()
+      .optional(),
     tags: z
       .object({
         nofailover: bool.optional(),
@@ -169,8 +206,14 @@ export const configSchema = z
         message: `must not contain self_addr ${c.raft.self_addr}`,
       });
     }
+    // One cluster store per agent. Neither is allowed here: configs for the memory store in tests, and
+    // the agent refuses to start without one.
+    if (c.raft && c.etcd3) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['etcd3'], message: 'set either raft or etcd3, not both' });
+    }
   });
 
 export type HactlConfig = z.infer<typeof configSchema>;
 export type DynamicConfig = z.infer<typeof dynamicConfigSchema>;
 export type RaftSection = z.infer<typeof raftSchema>;
+export type Etcd3ConfigSection = z.infer<typeof etcd3Schema>;
