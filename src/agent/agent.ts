@@ -105,7 +105,9 @@ export class Agent {
     this.logger.setLevel(parseLogLevel(this.config.log.level));
     for (const w of loaded.warnings) this.logger.warn(w);
     const { config, logger } = this;
-    if (!config.raft) throw new AgentStartError(`${loaded.file}: a raft: section (self_addr, partner_addrs) is required`);
+    if (!config.raft && !config.etcd3) {
+      throw new AgentStartError(`${loaded.file}: a raft: section (self_addr, partner_addrs) or an etcd3: section is required`);
+    }
 
     const dynamic = config.bootstrap.dcs;
     const wdSettings = watchdogSettings(config.watchdog, dynamic);
@@ -117,11 +119,16 @@ export class Agent {
     this.ctx = await createContext(postgresOptions(config, dynamic));
     logger.info(`PostgreSQL ${this.ctx.binaries.version} from ${this.ctx.binaries.binDir}, data directory ${config.postgresql.data_dir}`);
 
-    this.dcs = await startRaftDcs(config.raft, config.scope, config.namespace, logger, {
-      memberName: config.name,
-      retryTimeoutMs: dynamic.retry_timeout * 1000,
-    });
-    logger.info(`raft: member ${config.raft.self_addr} started, partners ${(config.raft.partner_addrs ?? []).join(', ') || '(none)'}`);
+    const storeOptions = { memberName: config.name, retryTimeoutMs: dynamic.retry_timeout * 1000 };
+    if (config.raft) {
+      this.dcs = await startRaftDcs(config.raft, config.scope, config.namespace, logger, storeOptions);
+      logger.info(`raft: member ${config.raft.self_addr} started, partners ${(config.raft.partner_addrs ?? []).join(', ') || '(none)'}`);
+    } else {
+      // Loaded only when configured: the gRPC client costs ~120 ms of start-up.
+      const { startEtcd3Dcs } = await import('../dcs/etcd3.js');
+      this.dcs = await startEtcd3Dcs(config.etcd3!, config.scope, config.namespace, logger, storeOptions);
+      logger.info('etcd3: using the etcd cluster as the cluster store');
+    }
 
     await this.refuseDuplicate(this.dcs, dynamic);
 
