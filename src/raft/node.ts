@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Membership, Message, Ready, Role } from './core/types.js';
+import type { Entry, Membership, Message, Ready, Role } from './core/types.js';
 import { encodeCommand, type KvCommand, type KvEntry, type KvEvent, type KvResult, type Logger } from './kv/index.js';
 import type { RaftStorage } from './storage/types.js';
 import type { RaftTransport, RpcPayload } from './transport/types.js';
@@ -117,7 +117,8 @@ export class RaftNode {
     );
     this.loop = new ReadyLoop(loaded.hardState, this.core, this.storage, {
       send: (msgs) => this.send(msgs),
-      apply: (rd) => this.apply(rd),
+      applyDurable: (committed) => this.applyEntries(committed),
+      apply: (rd, committed) => this.apply(rd, committed),
       afterAdvance: () => this.maybeSnapshot(),
       storageFailed: (err) => this.onStorageFailed(err),
       storageRecovered: (ms) => this.onStorageRecovered(ms),
@@ -525,15 +526,23 @@ export class RaftNode {
     for (const m of messages) this.transport.send(m);
   }
 
-  /** Apply stage of one Ready batch (persistence already done). */
-  private apply(rd: Ready): void {
-    const now = this.now();
+  /** Apply stage of one Ready batch (persistence already done; `committed` = what is left to apply). */
+  private apply(rd: Ready, committed: readonly Entry[]): void {
     if (rd.snapshot !== null && rd.snapshot.meta.index > this.sm.appliedIndex) {
-      this.sm.install(rd.snapshot, now);
+      this.sm.install(rd.snapshot, this.now());
       this.logger.info(`raft: installed snapshot at index ${rd.snapshot.meta.index} (term ${rd.snapshot.meta.term})`);
       this.events.emit('membership', this.sm.membership);
     }
-    for (const entry of rd.committed) {
+    this.applyEntries(committed);
+    for (const rs of rd.readStates) this.readWaiters.resolve(rs.requestId, rs.index);
+    for (const id of rd.failedReads) this.readWaiters.reject(id, new RaftNotLeader('leadership could not be confirmed for the read', rd.softState.leader));
+    this.noteSoftState(rd);
+  }
+
+  private applyEntries(committed: readonly Entry[]): void {
+    if (committed.length === 0) return;
+    const now = this.now();
+    for (const entry of committed) {
       const { write, membershipChanged } = this.sm.apply(entry, now);
       if (write) this.writeWaiters.resolve(write.key, write.result);
       if (membershipChanged) {
@@ -542,9 +551,6 @@ export class RaftNode {
       }
     }
     this.appliedWaiters.advanceTo(this.sm.appliedIndex);
-    for (const rs of rd.readStates) this.readWaiters.resolve(rs.requestId, rs.index);
-    for (const id of rd.failedReads) this.readWaiters.reject(id, new RaftNotLeader('leadership could not be confirmed for the read', rd.softState.leader));
-    this.noteSoftState(rd);
   }
 
   private noteSoftState(rd: Ready): void {
@@ -572,7 +578,8 @@ export class RaftNode {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** Synchronous up to saveSnapshot (its place in the storage order); the save runs beside the loop. */
+  private maybeSnapshot(): void {
     const sm = this.sm;
     if (this.snapshotting || this.state !== 'running') return;
     // Amortised: besides the entry count, the log written since the last snapshot must be at least
@@ -581,17 +588,27 @@ export class RaftNode {
     const due = sm.entriesSinceSnapshot >= this.options.snapshotEntries && sm.bytesSinceSnapshot >= this.lastSnapshotBytes;
     if (!due && sm.bytesSinceSnapshot < this.options.snapshotLogBytes) return;
     this.snapshotting = true;
+    const started = this.now();
+    let saving: Promise<void>;
+    let bytes = 0;
+    let index = 0;
     try {
-      const started = this.now();
       const snapshot = this.core.compact(sm.appliedIndex, sm.snapshotData());
-      await this.storage.saveSnapshot(snapshot);
-      this.lastSnapshotBytes = snapshot.data.byteLength;
-      this.logger.info(`raft: snapshot at index ${snapshot.meta.index} (${snapshot.data.byteLength} bytes, ${Math.round(this.now() - started)} ms); log compacted`);
+      bytes = snapshot.data.byteLength;
+      index = snapshot.meta.index;
+      saving = this.storage.saveSnapshot(snapshot);
     } catch (err) {
-      this.logger.error(`raft: snapshot failed, log not compacted: ${errorMessage(err)}`);
-    } finally {
-      this.snapshotting = false;
+      saving = Promise.reject(err);
     }
+    saving
+      .then(() => {
+        this.lastSnapshotBytes = bytes;
+        this.logger.info(`raft: snapshot at index ${index} (${bytes} bytes, ${Math.round(this.now() - started)} ms); log compacted`);
+      })
+      .catch((err: unknown) => this.logger.error(`raft: snapshot failed, log not compacted: ${errorMessage(err)}`))
+      .finally(() => {
+        this.snapshotting = false;
+      });
   }
 
   private onStorageFailed(err: unknown): void {

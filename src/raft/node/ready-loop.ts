@@ -2,11 +2,14 @@
  * The Ready loop: the one place where the core's decisions become I/O, in the order the core
  * requires — persist (one sync for the whole batch: group commit), send, apply, advance.
  *
- * Two latency rules, both safe because the core counts the leader's own log toward commit only up
+ * Three latency rules, all safe because the core counts the leader's own log toward commit only up
  * to what is durable (stableIndex) — the "leader writes to its disk in parallel" of Ongaro's thesis
  * §10.2.1:
  * - a leader's Append/Snapshot messages of its current term go out BEFORE its own fsync, so the
  *   followers' fsyncs overlap the leader's; everything else (votes, responses) waits for the sync;
+ * - committed entries that are already durable here (every one before this batch's first entry;
+ *   none when the batch installs a snapshot) are applied BEFORE the batch's fsync: they are on a
+ *   quorum's disks and ours, so answering their clients waits for nothing this fsync protects;
  * - a hard state that differs from the durable one only in `commit` is written but not synced on
  *   its own: commit is re-learned from the leader after a crash, term and vote are not.
  *
@@ -19,7 +22,7 @@
  * fails its waiting writes, and the loop retries the storage with backoff. Once a sync succeeds the
  * node resumes (pysyncobj's leader instead kept leading with a full disk and wedged the cluster).
  */
-import type { HardState, Message, Ready } from '../core/types.js';
+import type { Entry, HardState, Message, Ready } from '../core/types.js';
 import type { Logger } from '../kv/types.js';
 import type { RaftStorage } from '../storage/types.js';
 import { backoffMs, sleep } from './backoff.js';
@@ -33,10 +36,16 @@ export interface ReadySource {
 
 export interface ReadyHandlers {
   send(messages: Message[]): void;
-  /** Install a snapshot (when set) and apply committed entries; resolve reads. */
-  apply(rd: Ready): void;
-  /** After advance: a chance to take a snapshot / compact, serialised with persistence. */
-  afterAdvance(): Promise<void>;
+  /** Apply committed entries that are durable here, ahead of the batch's own persistence. */
+  applyDurable(committed: readonly Entry[]): void;
+  /** Install a snapshot (when set) and apply the rest of the committed entries; resolve reads. */
+  apply(rd: Ready, committed: readonly Entry[]): void;
+  /**
+   * After advance: a chance to take a snapshot / compact. Runs synchronously so the snapshot takes
+   * its place in the storage order; saving it must not hold up the loop (FileStorage writes the
+   * file beside log syncs).
+   */
+  afterAdvance(): void;
   /** Must call core.stepDown: the failed Ready is dropped (neither sent nor advanced). */
   storageFailed(err: unknown): void;
   storageRecovered(downForMs: number): void;
@@ -89,15 +98,18 @@ export class ReadyLoop {
         const rd = this.core.ready();
         const early = earlyMessages(rd);
         if (early.length > 0) this.handlers.send(early);
+        const durable = durableCommitted(rd);
+        if (durable.length > 0) this.handlers.applyDurable(durable);
         const outcome = await this.persist(rd);
         if (outcome === 'stopped') return;
+        // Dropped: the core re-emits the committed entries too; applying them again is a no-op.
         if (outcome === 'dropped') continue;
         const sent = new Set(early);
         const late = early.length === 0 ? rd.messages : rd.messages.filter((m) => !sent.has(m));
         if (late.length > 0) this.handlers.send(late);
-        this.handlers.apply(rd);
+        this.handlers.apply(rd, durable.length === 0 ? rd.committed : rd.committed.slice(durable.length));
         this.core.advance(rd);
-        await this.handlers.afterAdvance();
+        this.handlers.afterAdvance();
       }
     } catch (err) {
       // A bug here must be loud: the node cannot make progress without its Ready loop.
@@ -148,6 +160,15 @@ export class ReadyLoop {
       }
     }
   }
+}
+
+/** Committed entries of this batch that were durable here before it (see the header). */
+function durableCommitted(rd: Ready): Entry[] {
+  if (rd.snapshot !== null || rd.committed.length === 0) return [];
+  const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Infinity;
+  let n = 0;
+  while (n < rd.committed.length && rd.committed[n]!.index < firstNew) n++;
+  return n === rd.committed.length ? rd.committed : rd.committed.slice(0, n);
 }
 
 /** A leader's replication messages of its current term: safe to send before its own fsync (see header). */

@@ -13,6 +13,16 @@
  * Every segment starts with a header and the hard state as of its creation, so that deleting
  * segments covered by a snapshot never loses term and vote. A segment is deleted only when all of
  * its entries are ≤ the snapshot index; replay rules (replay.ts) make any leftover harmless.
+ *
+ * Snapshots come in two kinds. One that agrees with the log (local compaction, keepFollowing) only
+ * makes a prefix of the log redundant, so its file is written and fsynced beside the queue, in
+ * parallel with log syncs: it starts once everything queued before it is durable (so a crash
+ * always leaves a state the caller built), and only when the file is durable does its SNAPSHOT
+ * record enter the queue, followed by deleting covered segments. Records queued meanwhile need not
+ * wait: until that record exists, replay keeps the whole log, which still agrees with either
+ * snapshot file. One that replaces a conflicting log (from the leader) is a barrier: everything
+ * queued after it waits, since those records are only valid on top of it. Snapshot files are
+ * written one at a time, in call order (fileLane).
  */
 import { join } from 'node:path';
 import type { Entry, HardState, Snapshot } from '../core/types.js';
@@ -60,6 +70,17 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+/** A keep-following snapshot whose file is not durable yet (written beside the log queue). */
+interface SnapshotJob {
+  snapshot: Snapshot;
+  /** Queue position that must be durable before the file is written. */
+  after: number;
+  state: 'waiting' | 'writing' | 'failed';
+  /** The current attempt: resolves with the seq of the queued SNAPSHOT record, or rejects. */
+  attempt: Promise<number>;
+  settle: { resolve: (seq: number) => void; reject: (err: unknown) => void };
+}
+
 const EMPTY = Buffer.alloc(0);
 
 export class FileStorage implements RaftStorage {
@@ -82,6 +103,10 @@ export class FileStorage implements RaftStorage {
   private durableSeq = 0;
   private waiters: Waiter[] = [];
   private draining: Promise<void> | null = null;
+  /** Keep-following snapshots not yet in the queue, in call order. */
+  private jobs: SnapshotJob[] = [];
+  /** Serialises snapshot-file writes and segment deletion (both touch files the queue does not). */
+  private fileLane: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataDir: string,
@@ -132,18 +157,16 @@ export class FileStorage implements RaftStorage {
 
   sync(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new Error(`raft storage ${this.dataDir} is not open`));
-    const target = this.queuedSeq;
-    if (target <= this.durableSeq) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ target, resolve, reject });
-      this.kick();
-    });
+    // A snapshot whose file failed is retried by the next sync, beside it (nothing here waits for it).
+    for (const job of this.jobs) if (job.state === 'failed') this.startJob(job);
+    return this.waitFor(this.queuedSeq);
   }
 
   /**
-   * Takes effect in call order: appends made after this call land after the snapshot. When it
-   * rejects, the snapshot stays queued and the next sync() retries it with everything behind it,
-   * so the journal never holds later writes without the snapshot they were made on top of.
+   * Takes effect in call order: appends made after this call land after the snapshot. A snapshot
+   * that replaces a conflicting log holds back everything queued after it until it is durable;
+   * one that agrees with the log does not (see the header). When it rejects, the next sync()
+   * retries it, so the journal never holds later writes without a snapshot they were made on top of.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     this.assertOpen();
@@ -157,9 +180,18 @@ export class FileStorage implements RaftStorage {
     const keepFollowing = this.terms.termAt(index) === term;
     if (keepFollowing) this.terms.compactTo(index);
     else this.terms.reset(index, term);
-    const seq = ++this.queuedSeq;
-    this.queue.push({ kind: 'snapshot', seq, snapshot, keepFollowing, fileWritten: false, segmentSeq: null });
-    return this.sync();
+    // A failed older snapshot is superseded: its retry would only be overwritten.
+    this.jobs = this.jobs.filter((j) => j.state !== 'failed');
+    if (!keepFollowing) {
+      const seq = ++this.queuedSeq;
+      this.queue.push({ kind: 'snapshot', seq, snapshot, keepFollowing, fileWritten: false, segmentSeq: null });
+      return this.waitFor(seq).then(() => this.fileLane);
+    }
+    const job = { snapshot, after: this.queuedSeq, state: 'waiting' } as SnapshotJob;
+    this.jobs.push(job);
+    this.startJob(job);
+    // Resolves after the covered segments are gone too (fileLane: deletion is queued there).
+    return job.attempt.then((seq) => this.waitFor(seq)).then(() => this.fileLane);
   }
 
   async close(): Promise<void> {
@@ -169,8 +201,15 @@ export class FileStorage implements RaftStorage {
     }
     try {
       await this.sync();
+      // Snapshots still being written: wait for their files, then for their SNAPSHOT records.
+      const pending = this.jobs.map((j) => j.attempt);
+      if (pending.length > 0) {
+        await Promise.all(pending);
+        await this.sync();
+      }
     } finally {
       await this.draining;
+      await this.fileLane;
       this.state = 'closed';
       if (this.activeFd !== null) await this.fs.close(this.activeFd).catch(() => undefined);
       this.activeFd = null;
@@ -179,6 +218,60 @@ export class FileStorage implements RaftStorage {
 
   private assertOpen(): void {
     if (this.state !== 'open') throw new Error(`raft storage ${this.dataDir} is not open (call load() first)`);
+  }
+
+  /** Resolves once every op up to `target` is durable; rejects when a write on the way fails. */
+  private waitFor(target: number): Promise<void> {
+    if (target <= this.durableSeq) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ target, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** (Re)starts a keep-following snapshot: its file once `after` is durable, then its record. */
+  private startJob(job: SnapshotJob): void {
+    job.state = 'waiting';
+    job.attempt = new Promise<number>((resolve, reject) => (job.settle = { resolve, reject }));
+    // Retries (and close()) may have nobody else listening.
+    job.attempt.catch(() => undefined);
+    if (job.after <= this.durableSeq) {
+      this.writeJobFile(job);
+      return;
+    }
+    // Called synchronously by drain() the moment `after` is durable, so that a barrier snapshot
+    // queued later always finds this file write ahead of its own on the lane.
+    this.waiters.push({ target: job.after, resolve: () => this.writeJobFile(job), reject: (err) => this.failJob(job, err) });
+    this.kick();
+  }
+
+  private writeJobFile(job: SnapshotJob): void {
+    if (!this.jobs.includes(job) || job.state !== 'waiting') return;
+    job.state = 'writing';
+    this.onFileLane(() => writeSnapshotFile(this.fs, this.dataDir, job.snapshot)).then(
+      () => {
+        this.jobs = this.jobs.filter((j) => j !== job);
+        const seq = ++this.queuedSeq;
+        this.queue.push({ kind: 'snapshot', seq, snapshot: job.snapshot, keepFollowing: true, fileWritten: true, segmentSeq: null });
+        job.settle.resolve(seq);
+      },
+      (err: unknown) => this.failJob(job, err),
+    );
+  }
+
+  private failJob(job: SnapshotJob, err: unknown): void {
+    job.state = 'failed';
+    job.settle.reject(err);
+  }
+
+  /** Runs `task` after every file task queued before it; the lane itself never rejects. */
+  private onFileLane<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.fileLane.then(task);
+    this.fileLane = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private enqueue(record: Buffer, maxIndex: number, hardState: HardState | null): void {
@@ -248,7 +341,7 @@ export class FileStorage implements RaftStorage {
   private async writeSnapshot(op: SnapshotOp): Promise<void> {
     const { index, term } = op.snapshot.meta;
     if (!op.fileWritten) {
-      await writeSnapshotFile(this.fs, this.dataDir, op.snapshot);
+      await this.onFileLane(() => writeSnapshotFile(this.fs, this.dataDir, op.snapshot));
       op.fileWritten = true;
     }
     const active = this.segments[this.segments.length - 1];
@@ -257,7 +350,9 @@ export class FileStorage implements RaftStorage {
       op.segmentSeq = this.segments[this.segments.length - 1]!.seq;
     }
     await this.writeToActive(EMPTY, 0);
-    await this.dropSegmentsCoveredBy(index);
+    // The SNAPSHOT record is durable: covered segments are dead weight, deleted beside the queue.
+    const markSeq = op.segmentSeq;
+    void this.onFileLane(() => this.dropSegmentsCoveredBy(index, markSeq));
   }
 
   /** Creates the next segment and makes it active; its prefix is written by the next write. */
@@ -302,26 +397,27 @@ export class FileStorage implements RaftStorage {
     this.activeDirty = false;
   }
 
-  /** Best effort: a segment that cannot be deleted now is retried after the next snapshot. */
-  private async dropSegmentsCoveredBy(index: number): Promise<void> {
-    const active = this.segments[this.segments.length - 1];
-    const keep: SegmentInfo[] = [];
-    let removed = 0;
-    for (const seg of this.segments) {
-      if (seg === active || seg.maxIndex > index) {
-        keep.push(seg);
-        continue;
-      }
+  /**
+   * Best effort: a segment that cannot be deleted now is retried after the next snapshot. Only
+   * segments older than the one holding the SNAPSHOT record go: that one is durable and starts with
+   * the hard state as of its creation, while a newer segment may not be durable yet.
+   */
+  private async dropSegmentsCoveredBy(index: number, markSegmentSeq: number): Promise<void> {
+    // Taken out of the list up front: the queue may open new segments while we delete.
+    const victims = this.segments.filter((seg) => seg.seq < markSegmentSeq && seg.maxIndex <= index);
+    if (victims.length === 0) return;
+    this.segments = this.segments.filter((seg) => !victims.includes(seg));
+    const kept: SegmentInfo[] = [];
+    for (const seg of victims) {
       try {
         await this.fs.unlink(seg.path);
-        removed++;
       } catch (err) {
         this.logger.warn(`raft storage: cannot delete compacted segment ${seg.path}: ${(err as Error).message}`);
-        keep.push(seg);
+        kept.push(seg);
       }
     }
-    this.segments = keep;
-    if (removed > 0) {
+    if (kept.length > 0) this.segments = [...kept, ...this.segments].sort((a, b) => a.seq - b.seq);
+    if (kept.length < victims.length) {
       await fsyncDir(this.fs, this.dataDir).catch((err: unknown) => {
         const reason = (err as Error).message;
         this.logger.warn(`raft storage: cannot fsync ${this.dataDir} after deleting segments: ${reason}`);

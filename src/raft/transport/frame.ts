@@ -3,9 +3,14 @@
  * length counts the bytes after itself (version + kind + payload). The decoder rejects a bad
  * length prefix as soon as its 4 bytes arrive, so a peer can never make us buffer more than the
  * limit in force (which is tiny until the handshake succeeds).
+ *
+ * Version 2 added the Batch frame: on an encrypted connection, the frames one side queues in an
+ * event-loop turn are sealed together (one AES-GCM setup, one write) as a Batch whose plaintext is
+ * [u32 length][u8 kind][payload] per inner frame.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+export const BATCH_ENTRY_HEADER_BYTES = 5;
 export const LENGTH_PREFIX_BYTES = 4;
 export const FRAME_HEADER_BYTES = LENGTH_PREFIX_BYTES + 2;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -26,6 +31,8 @@ export const FrameKind = {
   RpcRequest: 7,
   /** u32 request id + u8 status (0 ok, 1 error) + JSON object. */
   RpcResponse: 8,
+  /** Encrypted connections only: several RaftMessage / RpcRequest / RpcResponse frames sealed as one. */
+  Batch: 9,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -133,4 +140,42 @@ export class FrameDecoder {
     this.buffered -= bytes;
     return out;
   }
+}
+
+/** Kinds that may travel inside a Batch: the post-handshake traffic, never a Batch itself. */
+function batchable(kind: number): boolean {
+  return kind === FrameKind.RaftMessage || kind === FrameKind.RpcRequest || kind === FrameKind.RpcResponse;
+}
+
+/** Plaintext of a Batch frame. */
+export function encodeBatch(frames: readonly Frame[]): Buffer {
+  let total = 0;
+  for (const f of frames) total += BATCH_ENTRY_HEADER_BYTES + f.payload.length;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const f of frames) {
+    out.writeUInt32BE(f.payload.length, at);
+    out[at + 4] = f.kind;
+    f.payload.copy(out, at + BATCH_ENTRY_HEADER_BYTES);
+    at += BATCH_ENTRY_HEADER_BYTES + f.payload.length;
+  }
+  return out;
+}
+
+/** Splits an opened Batch into its frames (views into `plain`); throws FrameError on anything malformed. */
+export function decodeBatch(plain: Buffer): Frame[] {
+  const frames: Frame[] = [];
+  let at = 0;
+  while (at < plain.length) {
+    if (plain.length - at < BATCH_ENTRY_HEADER_BYTES) throw new FrameError(`truncated frame header inside a batch at offset ${at}`);
+    const length = plain.readUInt32BE(at);
+    const kind = plain[at + 4]!;
+    if (!batchable(kind)) throw new FrameError(`${frameKindName(kind)} frame inside a batch`);
+    const start = at + BATCH_ENTRY_HEADER_BYTES;
+    if (length > plain.length - start) throw new FrameError(`frame of ${length} bytes inside a batch runs past its end`);
+    frames.push({ kind: kind as FrameKind, payload: plain.subarray(start, start + length) });
+    at = start + length;
+  }
+  if (frames.length === 0) throw new FrameError('empty batch frame');
+  return frames;
 }

@@ -1,8 +1,10 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Snapshot } from '../../../src/raft/core/types.js';
 import { FileStorage } from '../../../src/raft/storage/index.js';
+import { scanSegment } from '../../../src/raft/storage/journal.js';
 import { entries, entry, FaultFs, ids, recordingLogger, tempDir } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
@@ -197,6 +199,44 @@ describe('FileStorage', () => {
     const c = await reopen(dir);
     assert.deepEqual(c.state.entries.map((e) => e.index), [6, 7, 8, 9, 10]);
     await c.storage.close();
+  });
+
+  it('keeps syncing the log while a slow snapshot file is written, and marks the journal only after it is durable', async () => {
+    const fs = new FaultFs();
+    const dir = dataDir();
+    const { storage } = await reopen(dir, { fs });
+    storage.append(entries(1, 20, 1));
+    await storage.sync();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let snapshotFsyncs = 0;
+    // A disk that takes its time with the snapshot file (think 100 MB of state).
+    fs.before = (op, path) => (op === 'fdatasync' && path.endsWith('snapshot.tmp') && snapshotFsyncs++ === 0 ? held : undefined);
+
+    let saved = false;
+    const saving = storage.saveSnapshot(snapshot(10, 1)).then(() => (saved = true));
+    while (snapshotFsyncs === 0) await new Promise((r) => setImmediate(r));
+    storage.append(entries(21, 25, 1));
+    storage.setHardState({ term: 1, vote: 'a:1', commit: 25 });
+    await storage.sync(); // would hang here if log syncs queued behind the snapshot
+    storage.append(entries(26, 26, 1));
+    await storage.sync();
+    assert.equal(saved, false, 'the snapshot file is still being written');
+    assert.equal(fs.count('unlink'), 0, 'no segment is deleted before the snapshot is durable');
+    const marks = readdirSync(dir)
+      .filter((n) => n.endsWith('.wal'))
+      .flatMap((n) => scanSegment(readFileSync(join(dir, n)), Number(n.slice(0, 16))).records)
+      .filter((r) => r.kind === 'snapshot');
+    assert.deepEqual(marks, [], 'no SNAPSHOT record before the snapshot file is durable');
+
+    release();
+    await saving;
+    await storage.close();
+    const b = await reopen(dir);
+    assert.equal(b.state.snapshot?.meta.index, 10);
+    assert.deepEqual(b.state.entries.map((e) => e.index), Array.from({ length: 16 }, (_, i) => 11 + i));
+    assert.deepEqual(b.state.hardState, { term: 1, vote: 'a:1', commit: 25 });
+    await b.storage.close();
   });
 
   it('refuses writes before load()', () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { IntegrityError, SessionCipher, sessionCiphers } from '../../../src/raft/transport/auth.js';
-import { FrameDecoder, FrameError, FrameKind, frameHeader } from '../../../src/raft/transport/frame.js';
+import { decodeBatch, encodeBatch, FrameDecoder, FrameError, FrameKind, frameHeader, PROTOCOL_VERSION } from '../../../src/raft/transport/frame.js';
 
 function frameOf(kind: FrameKind, payload: Buffer): Buffer {
   return Buffer.concat([frameHeader(kind, payload.length), payload]);
@@ -29,8 +29,32 @@ describe('frame decoder', () => {
 
   it('rejects a length below the header, a foreign version and an unknown kind', () => {
     assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 1, 1])), /below the 2-byte header/);
-    assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, 2, 6])), /unsupported protocol version 2/);
-    assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, 1, 0])), /unknown frame kind 0/);
+    assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, 1, 6])), /unsupported protocol version 1 \(this node speaks 2\)/);
+    assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, PROTOCOL_VERSION, 0])), /unknown frame kind 0/);
+  });
+});
+
+describe('batch frames', () => {
+  const frames = [
+    { kind: FrameKind.RpcResponse, payload: Buffer.from('first') },
+    { kind: FrameKind.RaftMessage, payload: Buffer.alloc(0) },
+    { kind: FrameKind.RpcRequest, payload: Buffer.alloc(300, 9) },
+  ];
+
+  it('round-trips the frames sent in one turn', () => {
+    assert.deepEqual(decodeBatch(encodeBatch(frames)), frames);
+  });
+
+  it('rejects a truncated, overrunning, empty or nested batch and handshake frames inside one', () => {
+    const good = encodeBatch(frames);
+    assert.throws(() => decodeBatch(good.subarray(0, good.length - 1)), /frame of 300 bytes inside a batch runs past its end/);
+    assert.throws(() => decodeBatch(Buffer.concat([good, Buffer.from([0, 0])])), /truncated frame header inside a batch at offset 320/);
+    assert.throws(() => decodeBatch(Buffer.alloc(0)), new FrameError('empty batch frame'));
+    assert.throws(() => decodeBatch(encodeBatch([{ kind: FrameKind.Batch, payload: good }])), /Batch frame inside a batch/);
+    assert.throws(() => decodeBatch(encodeBatch([{ kind: FrameKind.AuthOk, payload: Buffer.alloc(32) }])), /AuthOk frame inside a batch/);
+    const unknown = encodeBatch([{ kind: FrameKind.RpcRequest, payload: Buffer.from('x') }]);
+    unknown[4] = 77;
+    assert.throws(() => decodeBatch(unknown), /unknown\(77\) frame inside a batch/);
   });
 });
 

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { encodeMessage } from '../../../src/raft/codec/message.js';
 import { deriveClusterKey } from '../../../src/raft/transport/auth.js';
 import type { Channel } from '../../../src/raft/transport/channel.js';
-import { FrameKind } from '../../../src/raft/transport/frame.js';
+import { encodeBatch, FrameKind, PROTOCOL_VERSION } from '../../../src/raft/transport/frame.js';
 import { dial } from '../../../src/raft/transport/handshake.js';
 import { encodeRpcRequest } from '../../../src/raft/transport/rpc-codec.js';
 import { connectRpc, RaftAuthFailed, RaftNodeUnreachable, TcpTransport } from '../../../src/raft/transport/index.js';
@@ -127,12 +127,15 @@ describe('a node under hostile input', () => {
   it('closes a connection speaking another protocol version or an unknown frame kind', async () => {
     const n = await node();
     await rawExchange(n.addr, frame(9, 1, Buffer.alloc(4)));
-    await n.logger.waitFor(/closed raft connection from .*: unsupported protocol version 9 \(this node speaks 1\)/);
-    await rawExchange(n.addr, frame(1, 77, Buffer.alloc(4)));
+    await n.logger.waitFor(/closed raft connection from .*: unsupported protocol version 9 \(this node speaks 2\)/);
+    // A version-1 node (no batch frames) is told so at its Hello instead of misreading a batch later.
+    await rawExchange(n.addr, frame(1, FrameKind.Hello, Buffer.alloc(4)));
+    await n.logger.waitFor(/closed raft connection from .*: unsupported protocol version 1 \(this node speaks 2\)/);
+    await rawExchange(n.addr, frame(PROTOCOL_VERSION, 77, Buffer.alloc(4)));
     await n.logger.waitFor(/closed raft connection from .*: unknown frame kind 77/);
-    await rawExchange(n.addr, frame(1, FrameKind.RpcRequest, Buffer.alloc(4)));
+    await rawExchange(n.addr, frame(PROTOCOL_VERSION, FrameKind.RpcRequest, Buffer.alloc(4)));
     await n.logger.waitFor(/closed raft connection from .*: unexpected RpcRequest frame during the handshake/);
-    await rawExchange(n.addr, frame(1, FrameKind.Hello, Buffer.from([7, 1, 2])));
+    await rawExchange(n.addr, frame(PROTOCOL_VERSION, FrameKind.Hello, Buffer.from([7, 1, 2])));
     await n.logger.waitFor(/closed raft connection from .*: unknown role 7/);
     await assertStillServes(n, null);
   });
@@ -151,7 +154,7 @@ describe('a node under hostile input', () => {
 
   it('logs a frame truncated by the peer closing mid-frame', async () => {
     const n = await node();
-    await rawExchange(n.addr, Buffer.concat([frame(1, FrameKind.Hello, Buffer.alloc(10), 100)]), { endAfterWrite: true });
+    await rawExchange(n.addr, Buffer.concat([frame(PROTOCOL_VERSION, FrameKind.Hello, Buffer.alloc(10), 100)]), { endAfterWrite: true });
     await n.logger.waitFor(/closed raft connection from 127\.0\.0\.1:\d+: connection closed mid-frame \(got 16 of 104 bytes\)/);
     await assertStillServes(n, null);
   });
@@ -175,6 +178,23 @@ describe('a node under hostile input', () => {
     }) as typeof tamper.ch.socket.write;
     tamper.ch.send(FrameKind.RpcRequest, encodeRpcRequest(1, { op: 'x' }));
     await n.logger.waitFor(/closed raft connection from .*: encrypted frame failed its integrity check/);
+    await assertStillServes(n, PASSWORD);
+  });
+
+  it('delivers the frames of one turn sealed as a batch, and refuses a batch that is not sealed', async () => {
+    const n = await node({ password: PASSWORD });
+    const peer = await rawPeer(n, '127.0.0.1:7006', PASSWORD);
+    for (let i = 0; i < 3; i++) peer.ch.send(FrameKind.RaftMessage, encodeMessage(heartbeat('127.0.0.1:7006', n.addr)));
+    await waitUntil(() => n.received.length === 3);
+    assert.equal(peer.written.length, 1, 'one socket write for the turn');
+    assert.equal(peer.written[0]![5], FrameKind.Batch, 'sealed once, as a batch');
+
+    const open = await node();
+    const plain = await rawPeer(open, '127.0.0.1:7007', null);
+    const smuggled = encodeBatch([{ kind: FrameKind.RaftMessage, payload: encodeMessage(heartbeat('127.0.0.1:7007', open.addr)) }]);
+    plain.ch.socket.write(frame(PROTOCOL_VERSION, FrameKind.Batch, smuggled));
+    await open.logger.waitFor(/closed raft connection from .*: batch frame on a connection that is not encrypted/);
+    assert.equal(open.received.length, 0);
     await assertStillServes(n, PASSWORD);
   });
 
