@@ -1,0 +1,36 @@
+import { Args, Flags } from '@oclif/core';
+import { ClusterCommand } from '../cli/cluster-command.js';
+import { connectionFlags, forceFlag } from '../cli/cluster-flags.js';
+import { ROLE_FILTERS } from '../cli/member-select.js';
+
+export default class Restart extends ClusterCommand {
+  static override summary = 'Restart PostgreSQL on members, now or at a scheduled time.';
+  static override description =
+    'Without member names every member matching --role is restarted. Each member\'s agent restarts its own PostgreSQL and ' +
+    'answers once it is up again. --pending restarts only members whose parameter changes need a restart. A leading ' +
+    'cluster name (patronictl\'s "restart CLUSTER MEMBER…") is accepted.';
+  static override examples = [
+    { description: 'Restart one replica', command: '<%= config.bin %> <%= command.id %> node2 --force' },
+    { description: 'Apply parameter changes that need a restart, everywhere', command: '<%= config.bin %> <%= command.id %> --pending --force' },
+    { description: 'Restart the replicas tonight', command: '<%= config.bin %> <%= command.id %> --role replica --scheduled "2026-12-01 02:00" --force' },
+  ];
+  static override strict = false;
+  static override args = {
+    members: Args.string({ ignoreStdin: true, description: 'Members to restart (default: all matching --role).', required: false }),
+  };
+  static override flags = {
+    ...connectionFlags,
+    ...forceFlag,
+    role: Flags.string({ char: 'r', summary: 'Only members with this role.', options: [...ROLE_FILTERS] }),
+    pending: Flags.boolean({ summary: 'Only members with a pending restart.', default: false }),
+    scheduled: Flags.string({ summary: 'When: "now" or a timestamp (ISO 8601; local time if no zone).', helpValue: 'TIME' }),
+    'pg-version': Flags.string({ summary: 'Restart only if the running PostgreSQL version is lower (e.g. 16.4).', helpValue: 'VERSION' }),
+    'start-timeout': Flags.integer({ summary: 'Seconds to wait for PostgreSQL to start (overrides primary_start_timeout).', min: 1, helpValue: 'SECONDS' }),
+  };
+
+  async run(): Promise<void> {
+    const { argv, flags } = await this.parse(Restart);
+    const { runRestart } = await import('../cli/member-flow.js');
+    await runRestart(this, flags, argv as string[]);
+  }
+}
