@@ -3,11 +3,12 @@
 // (`node bin/run.js agent -c …`, so run `npm run build` first) in a ProcessRegistry, and probes:
 // the REST status of a member, SQL on a member, "one leader and N−1 streaming replicas".
 // Everything started here is killed by `cluster.destroy()` — call it in `after`, it never throws.
-import { promises as fs, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { freePorts } from './net.js';
+import { FAST_TIMING, memberConfigYaml, planMembers, writeMemberConfigs, type LocalMember, type LocalTiming, type MemberConfigOptions } from '../../src/demo/config.js';
+import type { NetFault } from './netfault.js';
 import { cleanupPostgres, tempDirForPostgres } from './postgres.js';
 import { ProcessRegistry, type ManagedProcess } from './process.js';
 import { sleep, waitUntil } from './wait.js';
@@ -15,23 +16,11 @@ import { sleep, waitUntil } from './wait.js';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'run.js');
 
-export interface ClusterTiming {
-  ttl: number;
-  loop_wait: number;
-  retry_timeout: number;
-}
+export type ClusterTiming = LocalTiming;
+export { FAST_TIMING };
 
-export const FAST_TIMING: ClusterTiming = { ttl: 6, loop_wait: 1, retry_timeout: 2 };
-
-export interface NodeSpec {
-  name: string;
-  base: string;
-  configPath: string;
-  dataDir: string;
-  apiPort: number;
-  pgPort: number;
-  raftPort: number;
-}
+/** A member: name, directories, its address (`host`, 127.0.0.1 unless in a NetFault namespace) and ports. */
+export type NodeSpec = LocalMember;
 
 export interface ClusterOptions {
   size?: number;
@@ -41,109 +30,58 @@ export interface ClusterOptions {
   raft?: boolean;
   /** Extra top-level YAML appended to every config (e.g. `tags:`). */
   extraYaml?: (name: string) => string;
+  /**
+   * Each node in its own network namespace (node i on `network.addrs[i]`, agents spawned inside it),
+   * so `network.isolate(node.host)` cuts real links. Create it with at least `size` nodes; the
+   * caller cleans it up after `cluster.destroy()`.
+   */
+  network?: NetFault;
+  /** Default true. */
+  usePgRewind?: boolean;
+  /** Per-node watchdog device (FIFO of the fake device), or none. */
+  watchdog?: (name: string) => MemberConfigOptions['watchdog'];
+  /** An external etcd v3 store instead of the embedded Raft: an `etcd3:` section, no `raft:` (overrides `raft`). */
+  store?: { etcd3: { hosts: readonly string[] } };
 }
 
-/** The YAML of one member: Patroni's keys, trust auth on loopback, fsync off, fast WAL retry. */
-export function agentConfigYaml(spec: NodeSpec, all: readonly NodeSpec[], options: { scope: string; timing: ClusterTiming; raft: boolean; extraYaml?: string }): string {
-  const { timing } = options;
-  const partners = all.filter((n) => n.name !== spec.name).map((n) => `'127.0.0.1:${n.raftPort}'`);
-  const raft = options.raft
-    ? `raft:
-  self_addr: '127.0.0.1:${spec.raftPort}'
-  partner_addrs: [${partners.join(', ')}]
-  data_dir: ${spec.base}/raft
-`
-    : '';
-  return `scope: ${options.scope}
-namespace: /service
-name: ${spec.name}
-log:
-  level: INFO
-restapi:
-  listen: 127.0.0.1:${spec.apiPort}
-  connect_address: 127.0.0.1:${spec.apiPort}
-${raft}bootstrap:
-  dcs:
-    ttl: ${timing.ttl}
-    loop_wait: ${timing.loop_wait}
-    retry_timeout: ${timing.retry_timeout}
-    maximum_lag_on_failover: 1048576
-    postgresql:
-      use_pg_rewind: true
-      use_slots: true
-      parameters:
-        wal_log_hints: 'on'
-        max_wal_senders: 10
-        max_replication_slots: 10
-  initdb:
-    - encoding: UTF8
-    - locale: C.UTF-8
-    - auth: trust
-postgresql:
-  listen: 127.0.0.1:${spec.pgPort}
-  connect_address: 127.0.0.1:${spec.pgPort}
-  data_dir: ${spec.dataDir}
-  pgpass: ${spec.base}/pgpass
-  pg_ctl_timeout: 30
-  use_pg_rewind: true
-  authentication:
-    superuser:
-      username: postgres
-      password: su-secret
-    replication:
-      username: replicator
-      password: rep-secret
-    rewind:
-      username: rewinder
-      password: rewind-secret
-  parameters:
-    unix_socket_directories: '${spec.base}'
-    fsync: 'off'
-    synchronous_commit: 'off'
-    wal_retrieve_retry_interval: 200ms
-  pg_hba:
-    - local all all trust
-    - host all all 127.0.0.1/32 trust
-    - host replication all 127.0.0.1/32 trust
-watchdog:
-  mode: off
-${options.extraYaml ?? ''}`;
+/** The `etcd3:` section of a member on an external etcd (test/helpers/etcd.ts gives the endpoints). */
+function etcd3Yaml(store: ClusterOptions['store']): string {
+  return store ? `etcd3:\n  hosts: [${store.etcd3.hosts.map((h) => `'${h}'`).join(', ')}]\n` : '';
+}
+
+/** The YAML of one member (src/demo/config.ts, shared with `hactl demo`). */
+export function agentConfigYaml(spec: NodeSpec, all: readonly NodeSpec[], options: { scope: string; timing: ClusterTiming; raft: boolean; extraYaml?: string; trustedCidrs?: string[] }): string {
+  return memberConfigYaml(spec, all, options);
 }
 
 /** Writes N configs (`node1`…`nodeN`) into fresh temp dirs; nothing is started. */
 export async function writeClusterConfigs(options: ClusterOptions = {}): Promise<{ scope: string; nodes: NodeSpec[] }> {
   const size = options.size ?? 3;
   const scope = options.scope ?? `hactl-e2e-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  const ports = await freePorts(size * 3);
-  const nodes: NodeSpec[] = [];
-  for (let i = 0; i < size; i++) {
-    const base = await tempDirForPostgres('hactl-ag-');
-    nodes.push({
-      name: `node${i + 1}`,
-      base,
-      configPath: path.join(base, 'ha.yml'),
-      dataDir: path.join(base, 'data'),
-      apiPort: ports[i * 3]!,
-      pgPort: ports[i * 3 + 1]!,
-      raftPort: ports[i * 3 + 2]!,
-    });
-  }
-  for (const node of nodes) {
-    const yaml = agentConfigYaml(node, nodes, {
-      scope,
-      timing: options.timing ?? FAST_TIMING,
-      raft: options.raft ?? true,
-      extraYaml: options.extraYaml?.(node.name),
-    });
-    await fs.writeFile(node.configPath, yaml, { mode: 0o600 });
-  }
+  const network = options.network;
+  if (network && network.nodes.length < size) throw new Error(`the NetFault has ${network.nodes.length} namespaces for ${size} nodes`);
+  const nodes = await planMembers({
+    size,
+    makeBase: () => tempDirForPostgres('hactl-ag-'),
+    hostOf: network ? (i) => network.addrs[i]! : undefined,
+  });
+  const watchdog = options.watchdog;
+  await writeMemberConfigs(nodes, {
+    scope,
+    usePgRewind: options.usePgRewind,
+    watchdog: watchdog ? (name) => watchdog(name) : undefined,
+    timing: options.timing ?? FAST_TIMING,
+    raft: options.store ? false : (options.raft ?? true),
+    extraYaml: options.store ? (name) => etcd3Yaml(options.store) + (options.extraYaml?.(name) ?? '') : options.extraYaml,
+    trustedCidrs: network ? [network.cidr] : [],
+  });
   return { scope, nodes };
 }
 
 /** `GET /patroni` of a member; null when it does not answer. */
 export async function memberStatus(node: NodeSpec, timeoutMs = 1000): Promise<Record<string, unknown> | null> {
   try {
-    const res = await fetch(`http://127.0.0.1:${node.apiPort}/patroni`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://${node.host}:${node.apiPort}/patroni`, { signal: AbortSignal.timeout(timeoutMs) });
     return (await res.json()) as Record<string, unknown>;
   } catch {
     return null;
@@ -152,7 +90,7 @@ export async function memberStatus(node: NodeSpec, timeoutMs = 1000): Promise<Re
 
 /** One SQL statement on a member over TCP as the superuser; throws when it cannot connect. */
 export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(node: NodeSpec, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ host: '127.0.0.1', port: node.pgPort, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+  const client = new pg.Client({ host: node.host, port: node.pgPort, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
   client.on('error', () => {});
   await client.connect();
   try {
@@ -189,11 +127,12 @@ export class TestCluster {
   constructor(
     readonly scope: string,
     readonly nodes: NodeSpec[],
+    readonly network?: NetFault,
   ) {}
 
   static async create(options: ClusterOptions = {}): Promise<TestCluster> {
     const { scope, nodes } = await writeClusterConfigs(options);
-    return new TestCluster(scope, nodes);
+    return new TestCluster(scope, nodes, options.network);
   }
 
   node(name: string): NodeSpec {
@@ -205,7 +144,10 @@ export class TestCluster {
   /** Spawns the agent of `name` (a previous process of it must have exited). */
   startAgent(name: string, env: NodeJS.ProcessEnv = {}): ManagedProcess {
     const node = this.node(name);
-    const proc = this.registry.spawn(name, process.execPath, [BIN, 'agent', '-c', node.configPath], {
+    const argv = [BIN, 'agent', '-c', node.configPath];
+    // `ip netns exec` execs the command: the managed pid is the agent's, so signals reach it directly.
+    const cmd = this.network ? this.network.wrap(node.host, process.execPath, argv) : { command: process.execPath, args: argv };
+    const proc = this.registry.spawn(name, cmd.command, cmd.args, {
       cwd: REPO_ROOT,
       env: { ...process.env, NO_COLOR: '1', ...env },
     });

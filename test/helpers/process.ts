@@ -68,7 +68,7 @@ export class ProcessRegistry {
   async killAll(timeoutMs = 5_000): Promise<void> {
     const live = this.running;
     this.killAllSync();
-    await Promise.race([Promise.all(live.map((p) => p.exited)), new Promise((r) => setTimeout(r, timeoutMs))]);
+    await Promise.race([Promise.all(live.map((p) => p.exited)), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
 
   private killAllSync(): void {
