@@ -1,12 +1,14 @@
 /**
  * `hactl agent --validate-config`: everything that can be checked without starting — the schema
- * (file:line:col from the config layer), the timing rule, the PostgreSQL binaries in bin_dir and
- * the listen ports. Each problem is one `file:line:col: message` line, as a compiler prints them.
+ * (file:line:col from the config layer), the timing rule, the store section (raft or etcd3), the
+ * PostgreSQL binaries in bin_dir and the listen ports. Each problem is one `file:line:col: message`
+ * line, as a compiler prints them.
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigErrors, ConfigError, loadConfigFile, timingViolation, type HactlConfig } from '../config/index.js';
+import { etcd3Connection } from '../dcs/etcd3-section.js';
 import { findBinaries, resolveOsUser } from '../postgres/index.js';
 
 export interface ValidationResult {
@@ -68,7 +70,10 @@ export async function validateConfig(file: string, env: NodeJS.ProcessEnv, optio
   const problems: string[] = [];
   const timing = timingViolation(config.bootstrap.dcs);
   if (timing) problems.push(`${at(['bootstrap', 'dcs'])}: bootstrap.dcs: ${timing}`);
-  if (!config.raft) problems.push(`${at([])}: a raft: section (self_addr, partner_addrs) is required`);
+  if (config.etcd3) {
+    // What the agent would refuse at start: unsupported keys, cert without key, unreadable PEM files.
+    await etcd3Connection(config.etcd3).catch((err: unknown) => problems.push(`${at(['etcd3'])}: ${err instanceof Error ? err.message : String(err)}`));
+  } else if (!config.raft) problems.push(`${at([])}: a raft: section (self_addr, partner_addrs) or an etcd3: section is required`);
   else if (!config.raft.self_addr) problems.push(`${at(['raft'])}: raft.self_addr is required`);
 
   try {

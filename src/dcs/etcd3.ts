@@ -301,8 +301,9 @@ export class Etcd3Dcs implements Dcs {
       const builder = this.client.watch().prefix(buf(this.keys.prefix)).withPreviousKV();
       if (revision !== undefined) builder.startRevision((revision + 1n).toString());
       const watcher = builder.watcher();
-      const wakes = (type: 'put' | 'delete') => (kv: IKeyValue, prev?: IKeyValue) => {
-        if (etcdEventWakesWatch(this.keys, type, kvText(kv), prev && kvText(prev))) finish('changed');
+      // etcd sends prev_kv as null (not absent) for a key that did not exist before the put.
+      const wakes = (type: 'put' | 'delete') => (kv: IKeyValue, prev?: IKeyValue | null) => {
+        if (etcdEventWakesWatch(this.keys, type, kvText(kv), prev ? kvText(prev) : undefined)) finish('changed');
       };
       const onPut = wakes('put');
       const onDelete = wakes('delete');

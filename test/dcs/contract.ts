@@ -213,6 +213,14 @@ export function runDcsContract(name: string, makeHarness: () => Promise<DcsHarne
       assert.equal(await within(2_000, watching, 'watch'), 'changed');
     });
 
+    it('wakes a watch when the leader key is created', async () => {
+      await freshCluster();
+      // On etcd the event of a new key carries no previous value (prev_kv null): the bootstrap case.
+      const watching = b.watch(TTL_MS * 20, { view: await b.getCluster() });
+      assert.equal(await a.attemptToAcquireLeader(TTL_MS * 10), true);
+      assert.equal(await within(2_000, watching, 'watch'), 'changed');
+    });
+
     it('wakes a watch when the leader key expires', async () => {
       await freshCluster();
       assert.equal(await a.attemptToAcquireLeader(TTL_MS), true);
