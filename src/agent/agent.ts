@@ -29,6 +29,7 @@ import { messageOf } from './ha/executor.js';
 import { standbyTarget } from './ha/pg-actions.js';
 import { bootstrapOptions, effectiveDynamic, postgresOptions, useSlots } from './settings.js';
 import { Watchdog, watchdogSettings, watchdogStartupError } from './watchdog/index.js';
+import { FenceController, fenceSettings, fenceTimingWarning } from './fence/index.js';
 
 export interface AgentOptions {
   configPath: string;
@@ -54,7 +55,7 @@ export class Agent {
   private apiImpl: AgentApiImpl | null = null;
   private loop: HaLoop | null = null;
   private watchdog: Watchdog | null = null;
-  private appliedWatchdog = '';
+  private fence: FenceController | null = null;
   private appliedPostgresql = '';
   private stopping: Promise<number> | null = null;
   private exitCode = 0;
@@ -114,7 +115,6 @@ export class Agent {
     const wdError = watchdogStartupError(wdSettings);
     if (wdError) throw new AgentStartError(wdError);
     this.watchdog = new Watchdog(wdSettings, { logger });
-    this.appliedWatchdog = JSON.stringify(wdSettings);
 
     this.ctx = await createContext(postgresOptions(config, dynamic));
     logger.info(`PostgreSQL ${this.ctx.binaries.version} from ${this.ctx.binaries.binDir}, data directory ${config.postgresql.data_dir}`);
@@ -132,6 +132,14 @@ export class Agent {
 
     await this.refuseDuplicate(this.dcs, dynamic);
 
+    // The fence comes up before the loop can make this member a primary (issue 9).
+    const fence = fenceSettings(config);
+    const write = this.options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+    this.fence = new FenceController({ settings: fence, logger, dataDir: () => this.ctx.options.data_dir, client: { forwardLine: write } });
+    const fenceWarning = fence.mode === 'on' ? fenceTimingWarning(dynamic.ttl * 1000, dynamic.loop_wait * 1000, dynamic.retry_timeout * 1000, fence.safetyMarginMs) : null;
+    if (fenceWarning) logger.warn(fenceWarning);
+    await this.fence.start();
+
     this.loop = new HaLoop({
       dcs: this.dcs,
       pg: () => this.ctx,
@@ -139,16 +147,20 @@ export class Agent {
       bootstrapOptions: () => bootstrapOptions(this.config),
       logger,
       watchdog: this.watchdog,
+      fence: this.fence,
       version: this.options.version,
       onFatal: (reason) => void this.shutdown(1, { releaseLeader: true, reason }),
       beforeCycle: (dyn, view) => this.applyDynamic(dyn, view),
     });
+    // A dead fence or a kill is handled at once, not after the rest of loop_wait.
+    this.fence.wakeup = () => this.loop?.wakeup();
     this.apiImpl = new AgentApiImpl({
       loop: this.loop,
       dcs: this.dcs,
       local: () => this.config,
       pg: () => this.ctx,
       watchdog: this.watchdog,
+      fence: this.fence,
       version: this.options.version,
       logger,
       reload: () => this.reload(),
@@ -194,22 +206,12 @@ export class Agent {
    * /config): rebuild the PostgreSQL options and apply them like a reload.
    */
   private async applyDynamic(dynamic: DynamicConfig, view: ClusterView | null): Promise<void> {
-    // The watchdog timeout follows the live ttl/loop_wait, not bootstrap.dcs (Patroni #2470).
-    this.reloadWatchdog(dynamic);
     const key = JSON.stringify([dynamic.postgresql, this.config.postgresql]);
     if (key === this.appliedPostgresql) return;
     const first = this.appliedPostgresql === '';
     this.appliedPostgresql = key;
     this.ctx = { ...this.ctx, options: postgresOptions(this.config, dynamic) };
     if (!first) await this.applyPostgresConfig(view);
-  }
-
-  private reloadWatchdog(dynamic: DynamicConfig): void {
-    const settings = watchdogSettings(this.config.watchdog, dynamic);
-    const key = JSON.stringify(settings);
-    if (key === this.appliedWatchdog) return;
-    this.appliedWatchdog = key;
-    this.watchdog?.reload(settings);
   }
 
   /** Rewrites the managed files for the current role and reloads PostgreSQL; reports settings that need a restart. */
@@ -241,7 +243,6 @@ export class Agent {
     }
     this.config = next;
     this.logger.setLevel(parseLogLevel(next.log.level));
-    this.reloadWatchdog(this.loop?.last?.dynamic ?? next.bootstrap.dcs);
     this.api?.reload({ authentication: next.restapi.authentication as { username: string; password?: string } | undefined });
     const view = this.loop?.last?.view ?? null;
     const { dynamic } = effectiveDynamic(next, view);
@@ -270,6 +271,8 @@ export class Agent {
       const paused = this.loop?.last?.dynamic.pause ?? false;
       const holdsKey = (this.loop?.executor.self.leaseDeadlineMonoMs ?? null) !== null || this.loop?.last?.view?.leader?.name === this.config?.name;
       let checkpoint: bigint | null = null;
+      // Whether PostgreSQL is known not to run as a primary any more (or pause says leave it): only then may the fence stand down.
+      let pgSettled = paused;
       if (paused) {
         logger.info('Leader key is not deleted and Postgresql is not stopped due paused state');
       } else if (this.ctx && this.loop) {
@@ -279,12 +282,19 @@ export class Agent {
             await pgStop(this.ctx, { mode: 'fast' });
             logger.info('PostgreSQL stopped');
           }
+          pgSettled = true;
           checkpoint = (await readControlData(this.ctx)).checkpointLsn;
         } catch (err) {
           logger.error(`stopping PostgreSQL: ${messageOf(err)}`);
         }
       }
       this.watchdog?.disable();
+      if (pgSettled || !this.loop) {
+        await this.fence?.stop().catch((err: unknown) => logger.error(`stopping the fence process: ${messageOf(err)}`));
+      } else {
+        logger.warn('fence: PostgreSQL could not be stopped; the fence process keeps enforcing the last lease deadline on its own');
+        this.fence?.detach();
+      }
       this.apiImpl?.dispose();
       await this.api?.stop().catch(() => undefined);
       if (!paused && holdsKey && options.releaseLeader && this.dcs) {

@@ -24,6 +24,7 @@ import { memberRole, postgresStateName } from './ha/member.js';
 import { memberAddress, standbyTarget } from './ha/pg-actions.js';
 import { useSlots } from './settings.js';
 import type { Watchdog } from './watchdog/index.js';
+import type { FenceController } from './fence/index.js';
 
 export interface AgentApiDeps {
   loop: HaLoop;
@@ -31,6 +32,8 @@ export interface AgentApiDeps {
   local(): HactlConfig;
   pg(): PgContext;
   watchdog: Watchdog | null;
+  /** The fence process (issue 9), shown as `fence` in GET /patroni. */
+  fence?: FenceController | null;
   version: string;
   logger: LineLogger;
   /** SIGHUP's work: re-read the config file and apply it. */
@@ -67,6 +70,18 @@ export class AgentApiImpl implements AgentApi {
     if (loop.dcsLastSeenMs !== null) status.dcs_last_seen = Math.floor(loop.dcsLastSeenMs / 1000);
     if (obs.state.pendingRestart) status.pending_restart = true;
     if (wd && !wd.isHealthy) status.watchdog_failed = true;
+    if (wd) {
+      const w = wd.status();
+      const lastPingAgo = w.lastKeepaliveAgeSeconds;
+      status.watchdog = {
+        mode: w.mode,
+        active: w.active,
+        device: w.active ? w.device : null,
+        timeout_seconds: w.timeoutSeconds,
+        last_ping: lastPingAgo === null ? null : Math.floor(Date.now() / 1000 - lastPingAgo),
+      };
+    }
+    if (this.deps.fence) status.fence = this.deps.fence.status();
     const server = obs.server;
     if (server) {
       status.postmaster_start_time = server.postmasterStartedAt.toISOString();
@@ -158,6 +173,13 @@ export class AgentApiImpl implements AgentApi {
     if (good.length === 0 && !req.membersToCheck.includes(this.deps.local().name)) {
       return { status: 412, text: `${req.action} is not possible: no good candidates have been found` };
     }
+    const lagging = req.candidate ? this.candidateLag(before, good.find((h) => h.name === req.candidate)?.walLsn ?? null) : null;
+    if (lagging) {
+      // hactl deviation: Patroni accepts the request and the leader refuses it a cycle later
+      // ("Member X exceeds maximum replication lag", then 503 "Switchover failed"); the leader would
+      // refuse here too, so say why at once instead.
+      return { status: 412, text: `${req.action} is not possible: member ${req.candidate} exceeds maximum replication lag (${lagging})` };
+    }
     if (!(await dcs.setFailover({ leader: req.leader, candidate: req.candidate }))) {
       return { status: 503, text: 'failed to write failover key into DCS' };
     }
@@ -182,6 +204,21 @@ export class AgentApiImpl implements AgentApi {
       if (view.failover === null && leader === oldLeader) return { status: 503, text: `${Action} failed` };
     }
     return { status: 503, text: `${Action} status unknown after ${Math.round(waitMs / 1000)} seconds; operation may still be in progress` };
+  }
+
+  /**
+   * How far a candidate at `walLsn` is behind the last known primary position (the `status` key,
+   * or our own position when we are the primary), as text when beyond maximum_lag_on_failover.
+   */
+  private candidateLag(view: ClusterView, walLsn: bigint | null): string | null {
+    const last = this.deps.loop.last;
+    if (!last || walLsn === null) return null;
+    const own = last.observation.state.role === 'primary' ? (last.observation.state.writeLsn ?? 0n) : 0n;
+    const published = view.status.lastLsn ?? 0n;
+    const reference = own > published ? own : published;
+    const maxLag = BigInt(last.dynamic.maximum_lag_on_failover);
+    const lagBytes = reference - walLsn;
+    return lagBytes > maxLag ? `${lagBytes} bytes behind the primary, maximum_lag_on_failover is ${maxLag}` : null;
   }
 
   async cancelSwitchover(): Promise<ActionResult> {

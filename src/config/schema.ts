@@ -185,6 +185,8 @@ export const configSchema = z
         noloadbalance: bool.optional(),
         clonefrom: bool.optional(),
         nosync: bool.optional(),
+        /** Preference among synchronous standby candidates (higher first); <= 0 never synchronous. */
+        sync_priority: z.coerce.number().int().optional(),
         replicatefrom: z.string().optional(),
       })
       .passthrough()
@@ -198,6 +200,13 @@ export const configSchema = z
         path: ['tags', 'failover_priority'],
         message: 'set either nofailover or failover_priority, not both',
       });
+    }
+    if (c.tags.nosync !== undefined && c.tags.sync_priority !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tags', 'sync_priority'], message: 'set either nosync or sync_priority, not both' });
+    }
+    // The placeholder that keeps writes waiting in synchronous_mode_strict (src/agent/ha/sync-names.ts).
+    if (c.name === '__patroni_strict_sync_replica_placeholder__') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['name'], message: 'is reserved for synchronous_mode_strict' });
     }
     if (c.raft?.self_addr && c.raft.partner_addrs.includes(c.raft.self_addr)) {
       ctx.addIssue({

@@ -79,6 +79,26 @@ export interface WatchdogStatus {
   last_ping: number | null;
 }
 
+/** hactl extension (issue 9): the fence process that kills this primary if its agent stops renewing the leader key. */
+export interface FenceStatus {
+  /** `off` only when configured so (documented; default on). */
+  mode: 'on' | 'off';
+  /** The fence process is up and answering. */
+  running: boolean;
+  pid: number | null;
+  /** A deadline is set (this member holds the leader key). */
+  armed: boolean;
+  /** Set while mode is on but the fence does not enforce: `paused` (maintenance mode). */
+  disabled_reason?: string;
+  /** Milliseconds until the fence kills PostgreSQL unless the key is renewed first; null when disarmed. */
+  deadline_remaining_ms: number | null;
+  safety_margin_ms: number;
+  /** Times the agent had to restart a dead fence process. */
+  restarts: number;
+  /** The last kill by the fence, until PostgreSQL runs again. */
+  last_fenced: { at: string; reason: string; late_by_ms: number; postmaster_pid: number | null } | null;
+}
+
 /**
  * Body of `GET /patroni` and of every health check. When PostgreSQL is not running or does not
  * answer, only `state`, `role` and the agent-level fields are present (as Patroni).
@@ -113,6 +133,8 @@ export interface MemberStatus {
   watchdog_failed?: boolean;
   /** hactl extension. */
   watchdog?: WatchdogStatus;
+  /** hactl extension (issue 9). */
+  fence?: FenceStatus;
   patroni: { version: string; scope: string; name: string };
 }
 

@@ -25,5 +25,6 @@ export function haConfigFrom(local: HactlConfig, dynamic: DynamicConfig, options
     pause: dynamic.pause,
     canBootstrap: local.bootstrap !== undefined,
     demoteTimeMs: options.demoteTimeMs ?? DEFAULT_DEMOTE_TIME_MS,
+    synchronousMode: dynamic.synchronous_mode === 'quorum' ? 'quorum' : dynamic.synchronous_mode ? 'on' : 'off',
   };
 }

@@ -31,10 +31,12 @@ import {
 } from '../../postgres/index.js';
 import type { LineLogger } from '../../logger.js';
 import type { Watchdog } from '../watchdog/index.js';
+import type { FenceHooks } from '../fence/index.js';
 import { useSlots } from '../settings.js';
 import type { LocalObservation } from './inputs.js';
 import { LongActionRunner } from './long-action.js';
 import { divergedFrom, memberAddress, recordHistory, SlotKeeper, standbyTarget } from './pg-actions.js';
+import { SyncManager } from './sync-executor.js';
 import type { DecideInput, Decision, HaSelfState, LongActionName, Note } from './types.js';
 
 /** Lease rule of src/raft/kv/lease.ts: believe a TTL write for ttl·(1 − ρ) from its send time (ρ = 1 %). */
@@ -57,6 +59,8 @@ export interface ExecutorEnv {
   bootstrapOptions(): BootstrapOptions;
   logger: LineLogger;
   watchdog: Watchdog | null;
+  /** The fence process (issue 9): armed after each confirmed leader-key write, released once PostgreSQL is no primary. */
+  fence?: FenceHooks | null;
   monoNow(): number;
   /** A fatal decision: the agent must stop (Patroni exits). */
   onFatal(reason: string): void;
@@ -85,9 +89,12 @@ export class HaExecutor {
   /** Set while an action makes the member state differ from what PostgreSQL shows (member key `state`). */
   readonly runner: LongActionRunner;
   private readonly slots = new SlotKeeper();
+  /** Synchronous replication on the leader (sync-executor.ts). */
+  readonly sync: SyncManager;
   private lastSlotCheckMonoMs = 0;
 
   constructor(private readonly env: ExecutorEnv) {
+    this.sync = new SyncManager({ dcs: env.dcs, logger: env.logger });
     this.runner = new LongActionRunner(
       env.monoNow,
       (name, err) => env.logger.error(`${name} failed: ${messageOf(err)}`),
@@ -143,6 +150,10 @@ export class HaExecutor {
     const ok = await this.env.dcs.updateLeader(ttlMs, lastLsn);
     this.self.leaseDeadlineMonoMs = ok ? sentAt + ttlMs * (1 - MAX_DRIFT_RATIO) : null;
     if (ok) this.env.watchdog?.keepalive();
+    // The fence counts from the same send time as the lease belief (fence/deadline.ts).
+    if (ok) await this.env.fence?.leaseConfirmed({ sentAtMonoMs: sentAt, ttlMs, paused: cycle.input.config.pause });
+    // Lost with no primary running: nothing to enforce (a primary is demoted by ifLockLost, which releases the fence after the stop).
+    else if (local.role !== 'primary' && local.role !== 'starting') await this.env.fence?.release('leader key lost');
     return ok;
   }
 
@@ -151,12 +162,15 @@ export class HaExecutor {
     const sentAt = this.env.monoNow();
     const ok = await this.env.dcs.attemptToAcquireLeader(ttlMs);
     if (ok) this.self.leaseDeadlineMonoMs = sentAt + ttlMs * (1 - MAX_DRIFT_RATIO);
+    if (ok) await this.env.fence?.leaseConfirmed({ sentAtMonoMs: sentAt, ttlMs, paused: cycle.input.config.pause });
     return ok;
   }
 
   private async releaseKey(lastLsn: bigint | null = null): Promise<void> {
     this.self.leaseDeadlineMonoMs = null;
     this.env.watchdog?.disable();
+    // Every caller has stopped PostgreSQL or runs it as a replica by now.
+    await this.env.fence?.release('leader key released');
     await this.env.dcs.deleteLeader(lastLsn);
   }
 
@@ -193,6 +207,8 @@ export class HaExecutor {
         if (!(await this.renew(cycle))) return this.run(decision.ifLockLost, cycle);
         this.log(decision);
         if (cycle.input.local.role === 'primary' && view && !cycle.input.config.pause) await this.keepSlots(cycle, view, me);
+        // Also in pause: which standbys commits wait for is about durability, not an automatic action.
+        if (cycle.input.local.role === 'primary' && view) await this.sync.manage(this.env.pg(), view, cycle.dynamic, me);
         if (view && view.config === null) await this.env.dcs.setConfig(configData(this.env.local()), 0);
         return decision;
       }
@@ -289,6 +305,7 @@ export class HaExecutor {
         await this.runner.abort(1000);
         this.env.watchdog?.disable();
         await pgStop(this.env.pg(), { mode: 'immediate' });
+        await this.env.fence?.release('PostgreSQL stopped');
         this.self.startingSinceMonoMs = null;
         if (decision.releaseLeader) await this.releaseKey();
         return decision;
@@ -388,6 +405,12 @@ export class HaExecutor {
     this.startLong('promote', async (signal) => {
       if (signal.aborted) return;
       const ctx = this.env.pg();
+      // Synchronous mode: take the `sync` key over before accepting any write (sync-executor.ts).
+      if (!(await this.sync.prePromote(ctx, cycle.view, cycle.dynamic, me))) {
+        this.env.logger.info('Postponing promotion because synchronous replication state was updated by somebody else');
+        return;
+      }
+      if (signal.aborted) return;
       const result = await pgPromote(ctx);
       this.upstream = null;
       if (signal.aborted) return;
@@ -444,6 +467,8 @@ export class HaExecutor {
     const ctx = this.env.pg();
     if (mode === 'graceful') await withConnection(ctx, (c) => c.query('CHECKPOINT'), { connectTimeoutMs: 2000 }).catch(() => undefined);
     await pgStop(ctx, { mode: mode === 'graceful' ? 'fast' : 'immediate' });
+    // Only once it is down: a demotion that hangs past the deadline is the fence's to finish.
+    await this.env.fence?.release('demoted');
     this.self.startingSinceMonoMs = null;
     if (releaseLeader) await this.releaseKey();
     else this.self.leaseDeadlineMonoMs = null;
@@ -468,6 +493,7 @@ export class HaExecutor {
     const ctx = this.env.pg();
     await withConnection(ctx, (c) => c.query('CHECKPOINT'), { connectTimeoutMs: 2000 }).catch(() => undefined);
     await pgStop(ctx, { mode: 'fast' });
+    await this.env.fence?.release('switchover: PostgreSQL stopped');
     let checkpoint: bigint | null = null;
     try {
       checkpoint = (await readControlData(ctx)).checkpointLsn;

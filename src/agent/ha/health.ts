@@ -6,6 +6,7 @@
 import type { ClusterView, FailoverRequest, Member, MemberTags } from '../../dcs/index.js';
 import type { Ctx } from './context.js';
 import type { LocalPostgresState, MemberHealth } from './types.js';
+import { syncAllowsCandidate } from './sync-race.js';
 
 /** Patroni: `nofailover: true` or `failover_priority <= 0` both forbid promotion. */
 export function isNoFailover(tags: MemberTags): boolean {
@@ -122,8 +123,8 @@ export function isHealthiestAmong(ctx: Ctx, members: readonly Member[], checkRep
 export function isFailoverPossible(ctx: Ctx, options: { excludeCandidate?: boolean } = {}): boolean {
   const failover = ctx.view.failover;
   const candidate = failover?.candidate ?? null;
-  const candidates = askable(ctx, ctx.view.members).filter((m) =>
-    options.excludeCandidate ? m.name !== candidate : candidate === null || m.name === candidate,
+  const candidates = askable(ctx, ctx.view.members).filter(
+    (m) => (options.excludeCandidate ? m.name !== candidate : candidate === null || m.name === candidate) && syncAllowsCandidate(ctx, m.name),
   );
   if (candidates.length === 0) {
     ctx.warn(`${failover ? failoverActionName(failover) : 'failover'}: candidates list is empty`);

@@ -7,6 +7,7 @@ import { bare, type Ctx } from './context.js';
 import { follow } from './follow.js';
 import { clusterTimeline, failoverActionName, failoverLimitation, healthOf, isFailoverPossible, isHealthiestAmong, isNoFailover } from './health.js';
 import type { DecisionDraft } from './context.js';
+import { syncAllowsRace } from './sync-race.js';
 
 /**
  * Patroni's `manual_failover_process_no_leader`: true = I am the one to race, false = not me,
@@ -68,6 +69,8 @@ export function isHealthiestNode(ctx: Ctx): boolean {
   }
   if (ctx.paused || isNoFailover(config.tags) || local.role !== 'replica') return false;
   if (failover) return manualFailoverNoLeader(ctx) ?? false;
+  // Synchronous mode: only the former leader or a listed synchronous standby holds every acknowledged commit.
+  if (!syncAllowsRace(ctx)) return false;
   return isHealthiestAmong(ctx, ctx.view.members, true);
 }
 

@@ -13,6 +13,7 @@ import { DcsError, type ClusterView, type Dcs } from '../../dcs/index.js';
 import type { BootstrapOptions, PgContext } from '../../postgres/index.js';
 import type { LineLogger } from '../../logger.js';
 import { watchdogSettings, type Watchdog } from '../watchdog/index.js';
+import { applyFencePolicy, type FenceController, type FenceInput } from '../fence/index.js';
 import { effectiveDynamic } from '../settings.js';
 import { haConfigFrom } from './config.js';
 import { decide, needsMemberHealth } from './decide.js';
@@ -30,6 +31,8 @@ export interface HaLoopOptions {
   bootstrapOptions(): BootstrapOptions;
   logger: LineLogger;
   watchdog?: Watchdog | null;
+  /** The fence process (issue 9); null/absent: none (tests, or `fence: {mode: off}` gives a controller in mode off). */
+  fence?: FenceController | null;
   /** hactl version published in the member key. */
   version: string;
   monoNow?: () => number;
@@ -79,6 +82,7 @@ export class HaLoop {
       bootstrapOptions: options.bootstrapOptions,
       logger: options.logger,
       watchdog: options.watchdog ?? null,
+      fence: options.fence ?? null,
       monoNow: this.monoNow,
       onFatal: (reason) => (options.onFatal ?? (() => {}))(reason),
       wakeup: () => this.wakeup(),
@@ -174,7 +178,8 @@ export class HaLoop {
       if (!(err instanceof DcsError)) throw err;
       dcsOk = false;
       view = this.lastGoodView;
-      logger.debug(messageOf(err));
+      // Names the store's endpoints and the failure ("etcd is not accessible: 127.0.0.1:2379: …"), every cycle as in Patroni.
+      logger.error(messageOf(err));
     }
     const { dynamic, warning } = effectiveDynamic(local, view);
     if (warning && warning !== this.lastTimingWarning) logger.warn(warning);
@@ -184,6 +189,9 @@ export class HaLoop {
 
     const observation = await observeLocal(this.options.pg(), { cache: this.controlCache });
     if (observation.state.role !== 'primary') observation.state.receivingFrom = this.executor.upstream;
+    // A dead fence is restarted here, within one cycle; if it cannot be, the policy demotes.
+    const fence: FenceInput | null = (await this.options.fence?.beforeDecide(dynamic.pause, observation)) ?? null;
+    const decideWithFence = (i: DecideInput): Decision => (fence ? applyFencePolicy(decide(i), i, fence) : decide(i));
     const input: DecideInput = {
       view,
       dcsOk,
@@ -201,7 +209,7 @@ export class HaLoop {
       });
     }
     const cycle: CycleState = { input, view, dynamic, observation };
-    let decision = decide(input);
+    let decision = decideWithFence(input);
     try {
       decision = await this.executor.execute(decision, cycle);
     } catch (err) {
@@ -209,7 +217,7 @@ export class HaLoop {
         // A write of this cycle failed: decide again as if the read had failed (lease-loss.ts).
         logger.error(`Error communicating with DCS: ${err.message}`);
         dcsOk = false;
-        decision = decide({ ...input, dcsOk: false, view: this.lastGoodView, monoNowMs: this.monoNow(), self: this.executor.snapshot() });
+        decision = decideWithFence({ ...input, dcsOk: false, view: this.lastGoodView, monoNowMs: this.monoNow(), self: this.executor.snapshot() });
         try {
           decision = await this.executor.execute(decision, { ...cycle, input: { ...input, dcsOk: false } });
         } catch (again) {

@@ -73,6 +73,11 @@ export interface HaConfig {
    * cannot renew starts demoting this long (plus one cycle) before its lease ends — see lease-loss.ts.
    */
   demoteTimeMs: number;
+  /**
+   * Dynamic `synchronous_mode` (off/on/quorum): with it, only members listed in the `sync` key may
+   * take over (sync-race.ts). Absent = off.
+   */
+  synchronousMode?: 'off' | 'on' | 'quorum';
 }
 
 /** Long actions run by the executor in the background (Patroni's AsyncExecutor). */

@@ -1,0 +1,312 @@
+/**
+ * The agent's handle on its fence process (fence-process.ts): spawn it, send `arm` / `disarm` /
+ * `ping` over its stdin, read acks and `fenced` events from its stdout, forward its log lines,
+ * restart it when it died, and read/clear the record it leaves after a kill.
+ *
+ * The child is spawned `detached` (its own process group), so a signal meant for the agent's group
+ * (Ctrl-C in a terminal) does not take the fence with it, and it outlives a kill -9 of the agent.
+ */
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { measureMonoOffsetNs, monoMsToHostNs } from './deadline.js';
+import type { AgentToFence, FencedRecord, FenceProcessConfig, FenceState, FenceToAgent } from './protocol.js';
+import type { FenceSettings } from './settings.js';
+
+export interface FenceLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface FenceClientOptions {
+  settings: FenceSettings;
+  logger: FenceLogger;
+  /** Where the fence's own (already formatted) log lines go; default the agent's stderr. */
+  forwardLine?: (line: string) => void;
+  /** A kill happened (the agent learns it at once if it is awake). */
+  onFenced?: (record: FencedRecord) => void;
+  /** The fence process exited unexpectedly (the loop wakes up and restarts it). */
+  onDied?: () => void;
+  /** Command that runs the fence (default: this Node binary and the compiled fence-process.js next to this file). */
+  entry?: { command: string; args: string[] };
+  spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+  /** Host CLOCK_MONOTONIC ns minus the agent's performance.now() ns (default: measured). */
+  monoOffsetNs?: bigint;
+  readyTimeoutMs?: number;
+  ackTimeoutMs?: number;
+}
+
+/** The Node command for the fence: compiled JS when it exists, else the TypeScript source through tsx (tests). */
+export function defaultFenceEntry(): { command: string; args: string[] } {
+  const js = fileURLToPath(new URL('./fence-process.js', import.meta.url));
+  if (fs.existsSync(js)) return { command: process.execPath, args: [js] };
+  const ts = fileURLToPath(new URL('./fence-process.ts', import.meta.url));
+  return { command: process.execPath, args: ['--import', 'tsx', ts] };
+}
+
+export class FenceClient {
+  private child: ChildProcess | null = null;
+  private childPid: number | null = null;
+  private alive = false;
+  private seq = 0;
+  private readonly waiting = new Map<number, (state: FenceState | null) => void>();
+  private lastState: FenceState | null = null;
+  /** The last arm sent, re-sent to a restarted fence. */
+  private lastArm: Extract<AgentToFence, { type: 'arm' }> | null = null;
+  private readonly offsetNs: bigint;
+  private stopping = false;
+  /** A fence left by a previous agent process; retired once ours holds a newer deadline. */
+  private orphanPid: number | null = null;
+  restarts = 0;
+  lastFenced: FencedRecord | null = null;
+
+  constructor(private readonly options: FenceClientOptions) {
+    this.offsetNs = options.monoOffsetNs ?? measureMonoOffsetNs();
+  }
+
+  get settings(): FenceSettings {
+    return this.options.settings;
+  }
+
+  get live(): boolean {
+    return this.alive;
+  }
+
+  get pid(): number | null {
+    return this.alive ? this.childPid : null;
+  }
+
+  get armed(): boolean {
+    return this.lastArm !== null;
+  }
+
+  /** The armed deadline in the agent's monotonic ms (performance.now()), or null. */
+  get deadlineMonoMs(): number | null {
+    if (!this.lastArm) return null;
+    return Number(BigInt(this.lastArm.deadlineMonoNs) - this.offsetNs) / 1e6;
+  }
+
+  /** Spawns the fence and waits for its `ready`; throws when it does not come up. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.orphanPid = this.findOrphan();
+    const { settings } = this.options;
+    const config: FenceProcessConfig = {
+      recordFile: settings.recordFile,
+      logFile: settings.logFile,
+      pidFile: settings.pidFile,
+      trippedWatchMs: settings.trippedWatchMs,
+    };
+    const entry = this.options.entry ?? defaultFenceEntry();
+    const spawn = this.options.spawn ?? nodeSpawn;
+    const child = spawn(entry.command, [...entry.args, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.child = child;
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the fence process did not report ready within ${this.options.readyTimeoutMs ?? 5000} ms`)), this.options.readyTimeoutMs ?? 5000);
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        reject(new Error(`the fence process exited at start (${code ?? sig})`));
+      });
+      const lines = readline.createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        let msg: FenceToAgent;
+        try {
+          msg = JSON.parse(line) as FenceToAgent;
+        } catch {
+          return;
+        }
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          this.childPid = msg.pid;
+          this.alive = true;
+          this.lastState = msg.state;
+          resolve();
+          return;
+        }
+        this.onMessage(msg);
+      });
+    });
+    const forward = this.options.forwardLine ?? ((l: string) => process.stderr.write(l + '\n'));
+    readline.createInterface({ input: child.stderr! }).on('line', forward);
+    child.stdin!.on('error', () => {});
+    child.once('exit', (code, sig) => {
+      const wasAlive = this.alive && this.child === child;
+      if (this.child === child) {
+        this.alive = false;
+        this.child = null;
+      }
+      for (const [, done] of this.waiting) done(null);
+      this.waiting.clear();
+      if (wasAlive && !this.stopping) {
+        this.options.logger.error(`the fence process (pid ${child.pid}) exited unexpectedly (${code ?? sig})`);
+        this.options.onDied?.();
+      }
+    });
+    try {
+      await ready;
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    // Not part of the agent's lifetime accounting: an idle fence must not keep a finished agent alive.
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stderr as unknown as { unref?: () => void }).unref?.();
+    if (this.lastArm) this.post({ ...this.lastArm, seq: ++this.seq });
+  }
+
+  private onMessage(msg: FenceToAgent): void {
+    if (msg.type === 'ack') {
+      this.lastState = msg.state;
+      const done = this.waiting.get(msg.seq);
+      this.waiting.delete(msg.seq);
+      done?.(msg.state);
+      return;
+    }
+    if (msg.type === 'fenced') {
+      this.lastFenced = msg.record;
+      this.lastArm = null;
+      this.options.onFenced?.(msg.record);
+    }
+  }
+
+  private post(msg: AgentToFence): Promise<FenceState | null> {
+    const child = this.child;
+    if (!child || !this.alive) return Promise.resolve(null);
+    const answer = new Promise<FenceState | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(msg.seq);
+        resolve(null);
+      }, this.options.ackTimeoutMs ?? 2000);
+      this.waiting.set(msg.seq, (state) => {
+        clearTimeout(timer);
+        resolve(state);
+      });
+    });
+    child.stdin!.write(JSON.stringify(msg) + '\n');
+    return answer;
+  }
+
+  /**
+   * Arms (or moves) the deadline: `deadlineMonoMs` on the agent's performance.now() clock. Returns
+   * the fence's ack (null: no answer in time — the loop restarts it next cycle).
+   */
+  async arm(deadlineMonoMs: number, dataDir: string, reason: string): Promise<FenceState | null> {
+    const msg: Extract<AgentToFence, { type: 'arm' }> = {
+      type: 'arm',
+      seq: ++this.seq,
+      dataDir,
+      postmasterPid: readPostmasterPid(dataDir),
+      deadlineMonoNs: String(monoMsToHostNs(deadlineMonoMs, this.offsetNs)),
+      reason,
+    };
+    this.lastArm = msg;
+    const state = await this.post(msg);
+    if (state && this.orphanPid !== null) this.retireOrphan();
+    return state;
+  }
+
+  async disarm(reason: string): Promise<FenceState | null> {
+    this.lastArm = null;
+    return this.post({ type: 'disarm', seq: ++this.seq, reason });
+  }
+
+  /** True when the fence answers a ping; restarts it (re-sending the last arm) when it does not. */
+  async ensureLive(): Promise<boolean> {
+    if (this.alive && (await this.post({ type: 'ping', seq: ++this.seq })) !== null) return true;
+    if (this.child) {
+      this.options.logger.error(`the fence process (pid ${this.childPid}) does not answer; killing it`);
+      this.child.kill('SIGKILL');
+      this.alive = false;
+      this.child = null;
+    }
+    try {
+      await this.start();
+      this.restarts += 1;
+      this.options.logger.warn(`restarted the fence process (pid ${this.childPid})${this.lastArm ? ', re-armed with the last deadline' : ''}`);
+      return true;
+    } catch (err) {
+      this.options.logger.error(`could not restart the fence process: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /** Disarms and lets the fence exit (clean agent shutdown). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    await this.disarm('agent shutdown');
+    this.stopping = true;
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    child.stdin!.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /**
+   * Closes the pipe without disarming (shutdown while PostgreSQL may still run as a primary): the
+   * fence goes on enforcing the last deadline alone, then exits.
+   */
+  detach(): void {
+    this.stopping = true;
+    this.child?.stdin?.end();
+    this.child = null;
+    this.alive = false;
+  }
+
+  /** The record of the last kill in this data directory, if the agent has not acted on it yet. */
+  readRecord(): FencedRecord | null {
+    try {
+      return JSON.parse(fs.readFileSync(this.options.settings.recordFile, 'utf8')) as FencedRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  clearRecord(): void {
+    fs.rmSync(this.options.settings.recordFile, { force: true });
+  }
+
+  /** A live fence process named in our pid file that is not ours (its agent died). */
+  private findOrphan(): number | null {
+    try {
+      const pid = Number(fs.readFileSync(this.options.settings.pidFile, 'utf8').trim());
+      if (!Number.isInteger(pid) || pid <= 0 || pid === this.childPid) return null;
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('fence-process') ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Our fence now enforces a newer deadline than the orphan's: SIGTERM ends an orphaned fence. */
+  private retireOrphan(): void {
+    const pid = this.orphanPid!;
+    this.orphanPid = null;
+    try {
+      process.kill(pid, 'SIGTERM');
+      this.options.logger.info(`retired the fence process ${pid} left by a previous agent (superseded by ${this.childPid})`);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function readPostmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
