@@ -30,7 +30,7 @@ export const watchFlag = {
 };
 
 export const extendedFlag = {
-  extended: Flags.boolean({ char: 'e', summary: 'Show Pending restart, Scheduled restart and Tags columns.', default: false }),
+  extended: Flags.boolean({ char: 'e', summary: 'Show Pending restart, Scheduled restart, Tags, Fence and Watchdog columns.', default: false }),
 };
 
 export const forceFlag = {

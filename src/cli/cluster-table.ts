@@ -1,8 +1,9 @@
 /**
  * `hactl list` and `hactl topology`: the /cluster body as patronictl 3.x prints it. Columns Member,
  * Host, Role, State, TL, Lag in MB, plus Pending restart, Scheduled restart and Tags when asked
- * (-e) or when any member has one; the cluster name and system identifier in the top border;
- * maintenance mode and a scheduled switchover below the table.
+ * (-e) or when any member has one, and hactl's Fence and Watchdog only with -e (every hactl member
+ * has them, so the default table stays patronictl's); the cluster name and system identifier in
+ * the top border; maintenance mode and a scheduled switchover below the table.
  */
 import type { ClusterJson, ClusterMember } from '../agent/api/index.js';
 import type { ChalkInstance } from 'chalk';
@@ -34,6 +35,8 @@ const ROLE_TEXT: Record<string, string> = {
 
 const RIGHT = new Set(['TL', 'Lag in MB']);
 const OPTIONAL = ['Pending restart', 'Scheduled restart', 'Tags'] as const;
+/** hactl extensions (issue 9): shown only with -e. */
+const EXTENDED_ONLY = ['Fence', 'Watchdog'] as const;
 
 export function isLeader(m: ClusterMember): boolean {
   return m.role === 'leader' || m.role === 'standby_leader';
@@ -113,12 +116,14 @@ export function memberRecords(cluster: ClusterJson, topology = false): OutputRec
     'Pending restart': m.pending_restart ? '*' : '',
     'Scheduled restart': scheduledRestartText(m),
     Tags: m.tags && Object.keys(m.tags).length > 0 ? (m.tags as Record<string, unknown>) : '',
+    Fence: m.fence ?? '',
+    Watchdog: m.watchdog ?? '',
   }));
 }
 
 export function memberColumns(records: OutputRecord[], extended: boolean): string[] {
   const base = ['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
-  return [...base, ...OPTIONAL.filter((c) => extended || records.some((r) => r[c] !== '' && r[c] !== undefined))];
+  return [...base, ...OPTIONAL.filter((c) => extended || records.some((r) => r[c] !== '' && r[c] !== undefined)), ...(extended ? EXTENDED_ONLY : [])];
 }
 
 /** patronictl's title: ` Cluster: demo (7117556723320621508) `; `(uninitialized)` when there is no cluster yet. */
@@ -170,6 +175,10 @@ function colorFor(header: string): Column<OutputRecord>['color'] {
       return (t, _r, c) => (t === 'running' || t === 'streaming' ? c.green(t) : /failed|crashed|stopped/.test(t) ? c.red(t) : c.yellow(t));
     case 'Lag in MB':
       return (t, _r, c) => (t === 'unknown' ? c.yellow(t) : t);
+    case 'Fence':
+    case 'Watchdog':
+      // Not protecting this member's primary: the states an operator must look at.
+      return (t, _r, c) => (t === 'fenced' || t === 'dead' || t === 'failed' ? c.red(t) : t === 'paused' ? c.yellow(t) : t);
     default:
       return undefined;
   }

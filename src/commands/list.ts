@@ -6,7 +6,9 @@ export default class List extends ClusterCommand {
   static override summary = 'Show the members of the cluster: role, state, timeline and lag (patronictl list).';
   static override description =
     'Asks the agents (the config file\'s REST addresses, or --api) for the cluster view and prints one row per member: ' +
-    'Member, Host, Role, State, TL, Lag in MB; with -e also Pending restart, Scheduled restart and Tags. The top border ' +
+    'Member, Host, Role, State, TL, Lag in MB; with -e also Pending restart, Scheduled restart, Tags, and each member\'s ' +
+    'Fence (off, on, armed with the time left on its deadline, paused, dead, fenced) and Watchdog (off, idle, active with ' +
+    'its timeout, failed) as of its last member-key write. The top border ' +
     'names the cluster and its system identifier; maintenance mode and a scheduled switchover are shown below. ' +
     'Agents that do not answer are reported on stderr and the next one is asked.';
   static override examples = [

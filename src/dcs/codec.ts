@@ -50,7 +50,7 @@ const int = (v: unknown): number | null => (typeof v === 'number' && Number.isIn
 const MEMBER_FIELDS = new Set([
   'role', 'state', 'api_url', 'conn_url', 'proxy_url', 'version', 'timeline', 'xlog_location', 'receive_lsn',
   'replay_lsn', 'replication_state', 'tags', 'pending_restart', 'pending_restart_reason', 'pause',
-  'checkpoint_after_promote',
+  'checkpoint_after_promote', 'fence', 'watchdog',
 ]);
 
 export function encodeMember(data: MemberData): string {
@@ -66,6 +66,8 @@ export function encodeMember(data: MemberData): string {
   if (data.pendingRestartReason) out.pending_restart_reason = data.pendingRestartReason;
   if (data.pause) out.pause = true;
   if (data.checkpointAfterPromote !== undefined) out.checkpoint_after_promote = data.checkpointAfterPromote;
+  if (data.fence) out.fence = data.fence;
+  if (data.watchdog) out.watchdog = data.watchdog;
   if (data.xlogLocation !== null) out.xlog_location = lsnToJson(data.xlogLocation);
   if (data.receivedLsn !== null) out.receive_lsn = lsnToJson(data.receivedLsn);
   if (data.replayedLsn !== null) out.replay_lsn = lsnToJson(data.replayedLsn);
@@ -103,6 +105,10 @@ export function decodeMember(name: string, text: string, keyVersion: number): Me
   }
   if (json.pause === true) member.pause = true;
   if (typeof json.checkpoint_after_promote === 'boolean') member.checkpointAfterPromote = json.checkpoint_after_promote;
+  const fence = nonEmpty(json.fence);
+  if (fence) member.fence = fence;
+  const watchdog = nonEmpty(json.watchdog);
+  if (watchdog) member.watchdog = watchdog;
   if (Object.keys(extra).length > 0) member.extra = extra;
   return member;
 }

@@ -49,6 +49,12 @@ export interface MemberData {
   pause?: boolean;
   /** false only right after promote until the CHECKPOINT is done (pg_rewind needs it). */
   checkpointAfterPromote?: boolean;
+  /**
+   * hactl (issue 9): the fence and watchdog in a word or two (`armed 4.2s`, `on`, `fenced`;
+   * `active 25s`, `off`, `failed`), as of this write, so `hactl list -e` shows every member's.
+   */
+  fence?: string;
+  watchdog?: string;
   /** Fields of the stored JSON we do not model; written back unchanged. */
   extra?: Record<string, unknown>;
 }

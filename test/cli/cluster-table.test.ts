@@ -86,25 +86,50 @@ describe('list table (pretty)', () => {
     assert.equal(hostColumn(members)(members[0]!), 'db:5432');
   });
 
-  it('shows Pending restart, Scheduled restart and Tags with -e, and tags as YAML lines with rules between rows (PrettyTable hrules=ALL)', () => {
+  it('shows Pending restart, Scheduled restart, Tags, Fence and Watchdog with -e, and tags as YAML lines with rules between rows (PrettyTable hrules=ALL)', () => {
     const cluster: ClusterJson = {
       scope: 'demo',
       members: [
-        member('node1', 'leader', { pending_restart: true, scheduled_restart: { schedule: '2026-12-01T02:00:00+00:00', postgres_version: '16.4' } }),
-        member('node2', 'sync_standby', { lag: 0, tags: { nofailover: true, clonefrom: true } }),
+        member('node1', 'leader', {
+          pending_restart: true,
+          scheduled_restart: { schedule: '2026-12-01T02:00:00+00:00', postgres_version: '16.4' },
+          fence: 'armed 4.2s',
+          watchdog: 'active 25s',
+        }),
+        member('node2', 'sync_standby', { lag: 0, tags: { nofailover: true, clonefrom: true }, fence: 'on', watchdog: 'idle' }),
       ],
     };
-    const rule = '+--------+----------------+--------------+---------+----+-----------+-----------------+---------------------------------------------+------------------+';
+    const rule =
+      '+--------+----------------+--------------+---------+----+-----------+-----------------+---------------------------------------------+------------------+------------+------------+';
     assert.deepEqual(pretty(cluster, null, { extended: true }).split('\n'), [
-      '+ Cluster: demo ----------+--------------+---------+----+-----------+-----------------+---------------------------------------------+------------------+',
-      '| Member | Host           | Role         | State   | TL | Lag in MB | Pending restart | Scheduled restart                           | Tags             |',
+      '+ Cluster: demo ----------+--------------+---------+----+-----------+-----------------+---------------------------------------------+------------------+------------+------------+',
+      '| Member | Host           | Role         | State   | TL | Lag in MB | Pending restart | Scheduled restart                           | Tags             | Fence      | Watchdog   |',
       rule,
-      '| node1  | 127.0.0.1:5433 | Leader       | running |  1 |           | *               | 2026-12-01T02:00:00+00:00 if version < 16.4 |                  |',
+      '| node1  | 127.0.0.1:5433 | Leader       | running |  1 |           | *               | 2026-12-01T02:00:00+00:00 if version < 16.4 |                  | armed 4.2s | active 25s |',
       rule,
-      '| node2  | 127.0.0.1:5434 | Sync Standby | running |  1 |         0 |                 |                                             | nofailover: true |',
-      '|        |                |              |         |    |           |                 |                                             | clonefrom: true  |',
+      '| node2  | 127.0.0.1:5434 | Sync Standby | running |  1 |         0 |                 |                                             | nofailover: true | on         | idle       |',
+      '|        |                |              |         |    |           |                 |                                             | clonefrom: true  |            |            |',
       rule,
     ]);
+  });
+
+  it('keeps the default table patronictl\'s: Fence and Watchdog appear only with -e, even when members publish them', () => {
+    const bare: ClusterJson = { scope: 'demo', members: [member('node1', 'leader'), member('node2', 'replica', { lag: 0 })] };
+    const published: ClusterJson = {
+      scope: 'demo',
+      members: [member('node1', 'leader', { fence: 'armed 4.2s', watchdog: 'off' }), member('node2', 'replica', { lag: 0, fence: 'on', watchdog: 'off' })],
+    };
+    assert.equal(pretty(published), pretty(bare));
+    assert.doesNotMatch(pretty(published), /Fence|Watchdog/);
+    const json = renderCluster({ cluster: published, systemIdentifier: null }, { format: 'json', extended: true });
+    assert.ok('data' in json);
+    assert.deepEqual(
+      (json.data as Record<string, unknown>[]).map((r) => [r.Member, r.Fence, r.Watchdog]),
+      [
+        ['node1', 'armed 4.2s', 'off'],
+        ['node2', 'on', 'off'],
+      ],
+    );
   });
 
   it('shows the optional columns without -e when a member has a value', () => {

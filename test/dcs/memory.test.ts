@@ -72,6 +72,15 @@ describe('cluster key codec', () => {
     assert.equal(JSON.parse(encodeMember(member)).custom, 1, 'unknown fields survive a round trip');
   });
 
+  it('carries the fence and watchdog words as `fence` and `watchdog`, and leaves them out when unset', () => {
+    const text = encodeMember({ ...decodeMember('x', '{}', 1), fence: 'armed 4.2s', watchdog: 'active 25s' });
+    assert.deepEqual([JSON.parse(text).fence, JSON.parse(text).watchdog], ['armed 4.2s', 'active 25s']);
+    const back = decodeMember('x', text, 1);
+    assert.deepEqual([back.fence, back.watchdog, back.extra], ['armed 4.2s', 'active 25s', undefined]);
+    const plain = JSON.parse(encodeMember(decodeMember('x', '{"state":"running"}', 1)));
+    assert.equal('fence' in plain || 'watchdog' in plain, false);
+  });
+
   it('writes LSNs beyond 2^53 as decimal strings and reads them back exactly', () => {
     const big = 0xffff_ffff_ffff_fff0n;
     const text = encodeMember({ ...decodeMember('x', '{}', 1), replayedLsn: big });

@@ -40,6 +40,8 @@ function memberJson(member: Member, view: ClusterView): ClusterMember {
   const scheduled = member.extra?.scheduled_restart;
   if (scheduled && typeof scheduled === 'object') out.scheduled_restart = scheduled as ScheduledRestart;
   if (Object.keys(member.tags).length > 0) out.tags = member.tags;
+  if (member.fence) out.fence = member.fence;
+  if (member.watchdog) out.watchdog = member.watchdog;
 
   if (member.name !== leaderName) {
     const clusterLsn = view.status.lastLsn ?? 0n;

@@ -176,6 +176,9 @@ export interface ClusterMember {
   pending_restart_reason?: Record<string, unknown>;
   scheduled_restart?: ScheduledRestart;
   tags?: MemberTags;
+  /** hactl extension (issue 9): the member's fence and watchdog in a word (`armed 4.2s`, `active 25s`), from its member key. */
+  fence?: string;
+  watchdog?: string;
   /** Non-leaders: positions as `X/Y` and lag in bytes behind the last known primary LSN. */
   receive_lsn?: string;
   receive_lag?: number | 'unknown';

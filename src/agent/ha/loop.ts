@@ -229,7 +229,12 @@ export class HaLoop {
     }
 
     if (dcsOk) {
-      const data = memberData(local, observation, this.executor.runner.current?.name ?? null, { version: this.options.version, paused: dynamic.pause });
+      const data = memberData(local, observation, this.executor.runner.current?.name ?? null, {
+        version: this.options.version,
+        paused: dynamic.pause,
+        fence: this.options.fence?.status() ?? null,
+        watchdog: this.options.watchdog?.status() ?? null,
+      });
       await dcs.touchMember(data, dynamic.ttl * 1000).catch((err: unknown) => logger.warn(`could not update the member key: ${messageOf(err)}`));
     }
     this.last = { decision, view, dcsOk, observation, dynamic };

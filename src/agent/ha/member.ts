@@ -4,7 +4,9 @@
  */
 import type { HactlConfig } from '../../config/index.js';
 import type { MemberData, MemberRole } from '../../dcs/index.js';
+import type { FenceStatusBody } from '../fence/index.js';
 import { apiUrl, connUrl } from '../settings.js';
+import type { WatchdogStatus } from '../watchdog/index.js';
 import type { LocalObservation } from './inputs.js';
 import type { LongActionName } from './types.js';
 
@@ -47,11 +49,36 @@ export function memberRole(obs: LocalObservation): MemberRole {
   return 'replica';
 }
 
+/**
+ * The fence in a word for `hactl list -e`: `off` (configured so), `fenced` (it killed PostgreSQL,
+ * until PostgreSQL runs again), `dead` (the process is down), `paused`, `armed 4.2s` (time left on
+ * the deadline when the key was written), `on` (running, nothing to enforce: not the primary).
+ */
+export function fenceSummary(s: FenceStatusBody): string {
+  if (s.mode === 'off') return 'off';
+  if (s.last_fenced) return 'fenced';
+  if (!s.running) return 'dead';
+  if (s.disabled_reason) return s.disabled_reason;
+  if (s.armed && s.deadline_remaining_ms !== null) return `armed ${(Math.max(0, s.deadline_remaining_ms) / 1000).toFixed(1)}s`;
+  return 'on';
+}
+
+/**
+ * The watchdog in a word: `off`, `failed` (required but unusable: peers skip this member, Patroni's
+ * watchdog_failed), `active 25s` (device open, its timeout), `idle` (not the leader: device closed).
+ */
+export function watchdogSummary(s: WatchdogStatus): string {
+  if (s.mode === 'off') return 'off';
+  if (!s.healthy) return 'failed';
+  if (s.active) return `active ${s.timeoutSeconds ?? s.configuredTimeoutSeconds}s`;
+  return 'idle';
+}
+
 export function memberData(
   local: HactlConfig,
   obs: LocalObservation,
   action: LongActionName | null,
-  options: { version: string; paused: boolean },
+  options: { version: string; paused: boolean; fence?: FenceStatusBody | null; watchdog?: WatchdogStatus | null },
 ): MemberData {
   const { state, server } = obs;
   const primary = state.role === 'primary';
@@ -73,5 +100,7 @@ export function memberData(
     data.pendingRestartReason = Object.fromEntries(obs.pendingRestartSettings.map((n) => [n, { old_value: null, new_value: null }]));
   }
   if (options.paused) data.pause = true;
+  if (options.fence) data.fence = fenceSummary(options.fence);
+  if (options.watchdog) data.watchdog = watchdogSummary(options.watchdog);
   return data;
 }

@@ -92,6 +92,16 @@ describe('state endpoints', () => {
     assert.equal(node3?.lsn, 'unknown');
   });
 
+  it("GET /cluster carries each member's fence and watchdog words from its member key", async () => {
+    agent.view = clusterView({
+      members: [member('node1', { role: 'primary', fence: 'armed 4.2s', watchdog: 'active 25s' }), member('node2', { fence: 'on', watchdog: 'idle' }), member('node3')],
+    });
+    const [node1, node2, node3] = (await request(`${api.url}/cluster`)).json<ClusterJson>().members;
+    assert.deepEqual([node1?.fence, node1?.watchdog], ['armed 4.2s', 'active 25s']);
+    assert.deepEqual([node2?.fence, node2?.watchdog], ['on', 'idle']);
+    assert.equal(node3 && ('fence' in node3 || 'watchdog' in node3), false, 'a member without them (Patroni, older hactl) has neither field');
+  });
+
   it('GET /cluster answers 503 when the DCS cannot be read', async () => {
     agent.view = null;
     const res = await request(`${api.url}/cluster`);
