@@ -2,13 +2,15 @@
  * Synchronous-mode benchmark (issue 7). Three `hactl agent` processes with real PostgreSQL 15 on
  * 127.0.0.1 (the e2e fixtures, fsync and synchronous_commit on), once per mode:
  *   perf      pgbench (TPC-B-like, scale 10) with 4 clients for 30 s on the primary: tps and latency
- *             in async (synchronous_mode false), sync (true) and quorum mode
+ *             in async (synchronous_mode false), sync (true) and quorum mode, on one cluster switched
+ *             with PATCH /config, the modes interleaved over `--rounds` rounds
  *   failover  ≥ 20 forced failovers (kill -9 of the primary's agent and postmaster) while a writer
  *             commits one row every 20 ms through the multi-host read-write walk and 2 pgbench
  *             clients load the primary (so replicas are a little behind, as on a busy primary);
  *             after each, acknowledged ids missing on the new primary are counted (sync vs async)
  *
- *   npm run build && node --import tsx bench/sync/run.ts [--seconds 30] [--clients 4] [--failovers 20] [--modes async,sync,quorum]
+ *   npm run build && node --import tsx bench/sync/run.ts [--seconds 30] [--clients 4] [--rounds 2] [--modes async,sync,quorum]
+ *                                                       [--failovers 20] [--failover-modes sync,async]
  *
  * Prints per-trial lines to stderr, then JSON and a Markdown table (raw JSON also to /tmp/hactl-bench-sync.json).
  */
@@ -29,16 +31,25 @@ interface Args {
   failovers: number;
   modes: Mode[];
   failoverModes: Mode[];
+  /** Interleaved pgbench rounds over the modes. */
+  rounds: number;
+}
+
+function modeList(text: string): Mode[] {
+  const modes = text.split(',').filter((m) => m !== '');
+  for (const m of modes) if (m !== 'async' && m !== 'sync' && m !== 'quorum') throw new Error(`unknown mode ${m} (async, sync, quorum)`);
+  return modes as Mode[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 30, clients: 4, failovers: 20, modes: ['async', 'sync', 'quorum'], failoverModes: ['sync', 'async'] };
+  const a: Args = { seconds: 30, clients: 4, failovers: 20, modes: ['async', 'sync', 'quorum'], failoverModes: ['sync', 'async'], rounds: 2 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--seconds') a.seconds = Number(argv[++i]);
     else if (argv[i] === '--clients') a.clients = Number(argv[++i]);
     else if (argv[i] === '--failovers') a.failovers = Number(argv[++i]);
-    else if (argv[i] === '--modes') a.modes = argv[++i]!.split(',') as Mode[];
-    else if (argv[i] === '--failover-modes') a.failoverModes = argv[++i]!.split(',') as Mode[];
+    else if (argv[i] === '--rounds') a.rounds = Number(argv[++i]);
+    else if (argv[i] === '--modes') a.modes = modeList(argv[++i]!);
+    else if (argv[i] === '--failover-modes') a.failoverModes = modeList(argv[++i]!);
   }
   return a;
 }
@@ -86,18 +97,35 @@ async function pgbench(host: string, port: number, args: string[], timeoutMs: nu
 
 interface Perf {
   mode: Mode;
+  round: number;
   tps: number;
   latencyAvgMs: number;
-  latencyStddevMs: number | null;
   transactions: number;
   ssn: string;
 }
 
-async function perf(mode: Mode, cluster: TestCluster, leader: string, args: Args): Promise<Perf> {
+/** Switches the running cluster's mode (PATCH /config) and waits until the leader's setting shows it. */
+async function setMode(cluster: TestCluster, leader: string, mode: Mode): Promise<string> {
   const node = cluster.node(leader);
-  await pgbench(node.host, node.pgPort, ['-i', '-s', '10', '-q'], 300_000);
+  const value = mode === 'async' ? false : mode === 'sync' ? true : 'quorum';
+  const res = await fetch(`http://${node.host}:${node.apiPort}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ synchronous_mode: value }) });
+  if (res.status !== 200) throw new Error(`PATCH /config: ${res.status} ${await res.text()}`);
+  const prefix = mode === 'async' ? '' : mode === 'sync' ? 'FIRST' : 'ANY';
+  const found = await waitUntil(
+    async () => {
+      const ssn = (await sql<{ s: string }>(node, "SELECT current_setting('synchronous_standby_names') AS s"))[0]!.s;
+      return (mode === 'async' ? ssn === '' : ssn.startsWith(prefix)) ? { ssn } : null;
+    },
+    { timeoutMs: 30_000, what: `synchronous_standby_names for ${mode}` },
+  );
+  return found.ssn;
+}
+
+async function perf(mode: Mode, round: number, cluster: TestCluster, leader: string, args: Args): Promise<Perf> {
+  const node = cluster.node(leader);
+  const ssn = await setMode(cluster, leader, mode);
   if (mode !== 'async') await waitForSyncKey(cluster, leader, mode);
-  const ssn = (await sql<{ s: string }>(node, "SELECT current_setting('synchronous_standby_names') AS s"))[0]!.s;
+  await sql(node, 'CHECKPOINT');
   const out = await pgbench(node.host, node.pgPort, ['-c', String(args.clients), '-j', String(Math.min(args.clients, 2)), '-T', String(args.seconds), '-n'], (args.seconds + 120) * 1000);
   const num = (re: RegExp) => {
     const m = re.exec(out);
@@ -105,13 +133,13 @@ async function perf(mode: Mode, cluster: TestCluster, leader: string, args: Args
   };
   const result: Perf = {
     mode,
+    round,
     tps: num(/tps = ([\d.]+) \(without initial connection time\)/) ?? NaN,
     latencyAvgMs: num(/latency average = ([\d.]+) ms/) ?? NaN,
-    latencyStddevMs: num(/latency stddev = ([\d.]+) ms/),
     transactions: num(/number of transactions actually processed: (\d+)/) ?? NaN,
     ssn,
   };
-  log(`perf ${mode}: ${JSON.stringify(result)}`);
+  log(`perf ${mode} round ${round}: ${JSON.stringify(result)}`);
   return result;
 }
 
@@ -176,12 +204,25 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const perfs: Perf[] = [];
   const losses: FailoverResult[] = [];
-  const order = [...new Set([...args.modes, ...args.failoverModes])];
-  for (const mode of order) {
+  if (args.modes.length > 0) {
+    // One warm cluster for every mode, switched with PATCH /config and interleaved over the rounds,
+    // so a noisy neighbour or a checkpoint hits every mode alike.
+    const { cluster, leader } = await startCluster('sync');
+    try {
+      const node = cluster.node(leader);
+      await pgbench(node.host, node.pgPort, ['-i', '-s', '10', '-q'], 300_000);
+      for (let round = 1; round <= args.rounds; round++) {
+        for (const mode of args.modes) perfs.push(await perf(mode, round, cluster, leader, args));
+      }
+    } finally {
+      await cluster.destroy();
+    }
+  }
+  for (const mode of args.failoverModes) {
+    if (args.failovers <= 0) break;
     const { cluster, leader } = await startCluster(mode);
     try {
-      if (args.modes.includes(mode)) perfs.push(await perf(mode, cluster, leader, args));
-      if (args.failoverModes.includes(mode) && args.failovers > 0) losses.push(await failovers(mode, cluster, leader, args));
+      losses.push(await failovers(mode, cluster, leader, args));
     } finally {
       await cluster.destroy();
     }
@@ -189,8 +230,11 @@ async function main(): Promise<void> {
   const result = { date: new Date().toISOString(), args, perfs, losses };
   writeFileSync('/tmp/hactl-bench-sync.json', JSON.stringify(result, null, 2));
   process.stdout.write(`${JSON.stringify(result)}\n\n`);
-  process.stdout.write('| mode | synchronous_standby_names | tps | latency avg (stddev) ms |\n|---|---|---:|---:|\n');
-  for (const p of perfs) process.stdout.write(`| ${p.mode} | \`${p.ssn || "''"}\` | ${p.tps.toFixed(0)} | ${p.latencyAvgMs.toFixed(2)} (${p.latencyStddevMs?.toFixed(2) ?? '?'}) |\n`);
+  process.stdout.write('| mode | synchronous_standby_names | tps per round | latency avg ms per round |\n|---|---|---:|---:|\n');
+  for (const mode of args.modes) {
+    const runs = perfs.filter((p) => p.mode === mode);
+    process.stdout.write(`| ${mode} | \`${runs[0]?.ssn || "''"}\` | ${runs.map((p) => p.tps.toFixed(0)).join(' / ')} | ${runs.map((p) => p.latencyAvgMs.toFixed(2)).join(' / ')} |\n`);
+  }
   process.stdout.write('\n| mode | forced failovers | acknowledged commits | acked commits lost | first commit on new primary, median (max) ms |\n|---|---:|---:|---:|---:|\n');
   for (const l of losses) process.stdout.write(`| ${l.mode} | ${l.trials} | ${l.acked} | ${l.lost} | ${median(l.failoverMs).toFixed(0)} (${Math.max(...l.failoverMs)}) |\n`);
 }

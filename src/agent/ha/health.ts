@@ -6,7 +6,7 @@
 import type { ClusterView, FailoverRequest, Member, MemberTags } from '../../dcs/index.js';
 import type { Ctx } from './context.js';
 import type { LocalPostgresState, MemberHealth } from './types.js';
-import { syncAllowsCandidate } from './sync-race.js';
+import { activeSyncState, syncAllowsCandidate, syncListed } from './sync-race.js';
 
 /** Patroni: `nofailover: true` or `failover_priority <= 0` both forbid promotion. */
 export function isNoFailover(tags: MemberTags): boolean {
@@ -101,6 +101,10 @@ export function isHealthiestAmong(ctx: Ctx, members: readonly Member[], checkRep
       ctx.warn(`Primary (${member.name}) is still alive`);
       return false;
     }
+    // In synchronous mode only listed members may promote; an async member ahead of me holds no
+    // acknowledged commit I lack, and deferring to it would leave nobody able to take over.
+    const sync = activeSyncState(ctx);
+    if (sync !== null && !syncListed(sync, member.name)) continue;
     const theirs = health.walLsn ?? 0n;
     if (mine < theirs) {
       ctx.info(`Wal position of ${member.name} is ahead of my wal position`);
