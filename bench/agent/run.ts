@@ -9,12 +9,13 @@
  *   sigterm          SIGTERM of the leader's agent → first commit on the new primary (write gap)
  *   switchover       `hactl switchover --force --candidate X` (cold CLI, like patronictl) and POST /switchover:
  *                    command wall time and write gap
- *   resources        VmRSS/VmHWM and CPU seconds (utime+stime) of each agent over 60 idle seconds
+ *   resources        VmRSS/VmHWM and CPU seconds (utime+stime) of each agent over 60 idle seconds (ttl 10 / loop_wait 2)
+ *   resources30      the same at ttl 30 / loop_wait 10 / retry_timeout 10, the anchor's settings (not in the default set)
  *   rest             wrk -t2 -c10 -d10s --latency on the leader's GET /primary and GET /patroni (3 runs each)
  * Acknowledged commits missing from the final primary are counted in every writer trial.
  * PostgreSQL runs with fsync and synchronous_commit on (the e2e fixture turns them off).
  *
- *   npm run build && node --import tsx bench/agent/run.ts [--trials 5] [--phases kill10,sigterm,switchover,resources,rest,kill30]
+ *   npm run build && node --import tsx bench/agent/run.ts [--trials 5] [--idle 60] [--phases kill10,sigterm,switchover,resources,rest,kill30,resources30]
  *
  * Prints per-trial lines, then JSON and Markdown for bench/RESULTS.md (raw JSON also to /tmp/hactl-bench-agent.json).
  */
@@ -314,10 +315,12 @@ async function main(): Promise<void> {
       await cluster.destroy();
     }
   }
-  if (args.phases.includes('kill30')) {
+  if (args.phases.includes('kill30') || args.phases.includes('resources30')) {
     const { cluster } = await startCluster(SEED);
     try {
-      all.push(...(await killTrials(cluster, 'kill-ttl30', args.trials)));
+      // Patroni's anchor measured its idle agents at these settings (loop_wait 10): like for like.
+      if (args.phases.includes('resources30')) results.resources30 = await resources(cluster, args.idleSeconds);
+      if (args.phases.includes('kill30')) all.push(...(await killTrials(cluster, 'kill-ttl30', args.trials)));
     } finally {
       await cluster.destroy();
     }
@@ -340,9 +343,10 @@ async function main(): Promise<void> {
   results.hostAfter = { loadavg: os.loadavg() };
   writeFileSync('/tmp/hactl-bench-agent.json', JSON.stringify(results, null, 2));
   process.stdout.write(JSON.stringify(results, null, 2) + '\n\n' + lines.join('\n') + '\n');
-  if (results.resources) {
-    process.stdout.write('\n| member | VmRSS | VmHWM | threads | CPU s per idle minute |\n|---|---|---|---|---|\n');
-    for (const r of results.resources as { name: string; rssMb: number; hwmMb: number; threads: number; cpuSecondsPerIdleMinute: number }[]) {
+  for (const [key, label] of [['resources', 'ttl 10 / loop_wait 2'], ['resources30', 'ttl 30 / loop_wait 10']] as const) {
+    if (!results[key]) continue;
+    process.stdout.write(`\n${label}:\n| member | VmRSS | VmHWM | threads | CPU s per idle minute |\n|---|---|---|---|---|\n`);
+    for (const r of results[key] as { name: string; rssMb: number; hwmMb: number; threads: number; cpuSecondsPerIdleMinute: number }[]) {
       process.stdout.write(`| ${r.name} | ${r.rssMb.toFixed(1)} MB | ${r.hwmMb.toFixed(1)} MB | ${r.threads} | ${r.cpuSecondsPerIdleMinute.toFixed(2)} |\n`);
     }
   }

@@ -8,7 +8,7 @@
  * port in use, failed bootstrap, …) with a CRITICAL line saying why.
  */
 import { loadConfigFile, type DynamicConfig, type HactlConfig } from '../config/index.js';
-import { DcsError, startRaftDcs, type ClusterView, type Dcs } from '../dcs/index.js';
+import { DcsError, RaftDcs, startRaftDcs, type ClusterView, type Dcs } from '../dcs/index.js';
 import { createLineLogger, parseLogLevel, type LineLogger } from '../logger.js';
 import {
   createContext,
@@ -255,9 +255,10 @@ export class Agent {
 
   /**
    * Stops everything, in an order that lets a replica take over at once: the loop (no more
-   * decisions), PostgreSQL (a primary with a clean checkpoint), the REST API (so peers do not
-   * see a live primary in it), then the leader key with the shutdown checkpoint as last position,
-   * and the Raft member last (handing its leadership over).
+   * decisions), PostgreSQL (a primary with a clean checkpoint) while Raft leadership moves to a
+   * peer, the REST API's listener (so peers do not see a live primary in it), then at once the
+   * leader key with the shutdown checkpoint as last position; the fence, the API's open
+   * connections and the Raft member after that, off the handover's critical path.
    */
   shutdown(code: number, options: { releaseLeader: boolean; reason?: string }): Promise<number> {
     this.stopping ??= (async () => {
@@ -273,6 +274,10 @@ export class Agent {
       let checkpoint: bigint | null = null;
       // Whether PostgreSQL is known not to run as a primary any more (or pause says leave it): only then may the fence stand down.
       let pgSettled = paused;
+      const release = !paused && holdsKey && options.releaseLeader && this.dcs !== null;
+      // Raft leadership moves while PostgreSQL stops, so that the delete and the replicas' race
+      // below meet a settled Raft leader rather than one stepping down inside close().
+      const raftHandedOver = release && this.dcs instanceof RaftDcs ? this.dcs.handOverRaftLeadership() : Promise.resolve();
       if (paused) {
         logger.info('Leader key is not deleted and Postgresql is not stopped due paused state');
       } else if (this.ctx && this.loop) {
@@ -289,21 +294,27 @@ export class Agent {
         }
       }
       this.watchdog?.disable();
+      this.apiImpl?.dispose();
+      // stop() closes the listener at once; open connections finish within its grace period.
+      const apiStopped = this.api?.stop().catch(() => undefined);
+      await raftHandedOver;
+      if (release && this.dcs && pgSettled) {
+        try {
+          if (await this.dcs.deleteLeader(checkpoint)) logger.info('released the leader key');
+        } catch (err) {
+          logger.error(`could not release the leader key: ${messageOf(err)}`);
+        }
+      } else if (release) {
+        // As Patroni: a primary that may still be running keeps the key until it expires.
+        logger.error('PostgreSQL shutdown failed, leader key not removed');
+      }
       if (pgSettled || !this.loop) {
         await this.fence?.stop().catch((err: unknown) => logger.error(`stopping the fence process: ${messageOf(err)}`));
       } else {
         logger.warn('fence: PostgreSQL could not be stopped; the fence process keeps enforcing the last lease deadline on its own');
         this.fence?.detach();
       }
-      this.apiImpl?.dispose();
-      await this.api?.stop().catch(() => undefined);
-      if (!paused && holdsKey && options.releaseLeader && this.dcs) {
-        try {
-          if (await this.dcs.deleteLeader(checkpoint)) logger.info('released the leader key');
-        } catch (err) {
-          logger.error(`could not release the leader key: ${messageOf(err)}`);
-        }
-      }
+      await apiStopped;
       await this.dcs?.close().catch((err: unknown) => logger.error(`stopping the Raft member: ${messageOf(err)}`));
       if (options.reason) logger.critical(options.reason);
       logger.info(`hactl agent stopped (exit code ${this.exitCode})`);

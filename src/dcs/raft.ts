@@ -249,6 +249,16 @@ export class RaftDcs implements Dcs {
     });
   }
 
+  /**
+   * Shutdown of the leader-key holder: hand Raft leadership to the most up-to-date peer now, while
+   * PostgreSQL stops, instead of inside `close()` after the key is released. Never throws; a
+   * single-node store, or a transfer that does not complete in time, leaves things as they are.
+   */
+  async handOverRaftLeadership(): Promise<void> {
+    if (this.closed || !this.node.isLeader) return;
+    await this.node.transferLeadership(null, this.node.options.electionTimeoutMinMs).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

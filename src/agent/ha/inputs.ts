@@ -15,6 +15,7 @@ import {
   type ServerState,
 } from '../../postgres/index.js';
 import type { Member } from '../../dcs/index.js';
+import { httpRequest } from '../../client/http.js';
 import type { LocalPostgresState, MemberHealth } from './types.js';
 
 /** What the loop learnt about the local server this cycle: decide's input plus what the member key publishes. */
@@ -199,11 +200,12 @@ function unreachable(name: string): MemberHealth {
 
 export type FetchStatus = (url: string, timeoutMs: number) => Promise<unknown>;
 
-/** GET with a hard timeout, JSON body; a non-2xx with a JSON body is still a status (Patroni returns 503 bodies). */
-export const fetchStatusJson: FetchStatus = async (url, timeoutMs) => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-  return res.json();
-};
+/**
+ * GET with a hard timeout, JSON body; a non-2xx with a JSON body is still a status (Patroni returns 503 bodies).
+ * node:http, not the global fetch: fetch compiles undici's llhttp WebAssembly on first use, a ~30 MB
+ * malloc peak and ~10 MB of resident memory that the agent would keep for its lifetime.
+ */
+export const fetchStatusJson: FetchStatus = async (url, timeoutMs) => JSON.parse((await httpRequest(url, { timeoutMs })).text) as unknown;
 
 /**
  * Patroni asks every other member with an api_url in parallel, 2 s timeout, no retries; members that
