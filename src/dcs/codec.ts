@@ -7,8 +7,10 @@
  * LSNs are JSON numbers as Patroni writes them. Above 2^53 a number would lose precision, so such
  * positions are written as decimal strings; both forms are read.
  */
+import type { ClusterKeys } from './keys.js';
 import type {
   ClusterStatus,
+  ClusterView,
   FailoverRequest,
   FailoverRequestInput,
   Member,
@@ -230,4 +232,39 @@ export function decodeStatus(text: string): ClusterStatus {
 /** The dynamic config is any JSON object; a non-object value reads as empty (Patroni does the same). */
 export function decodeConfig(text: string): Record<string, unknown> {
   return parseObject(text) ?? {};
+}
+
+/** One stored key as every store reads it: value text and the version compare-and-set works on. */
+export interface StoredValue {
+  key: string;
+  value: string;
+  version: number;
+}
+
+/**
+ * The whole cluster view from the keys under the cluster prefix, the same for every store.
+ * `leaderExpiresInMs` is given by stores that know the remaining lease (the memory store).
+ */
+export function decodeClusterView(keys: ClusterKeys, entries: Iterable<StoredValue>, leaderExpiresInMs: number | null = null): ClusterView {
+  const byKey = new Map<string, StoredValue>();
+  for (const e of entries) byKey.set(e.key, e);
+  const leader = byKey.get(keys.leader);
+  const config = byKey.get(keys.config);
+  const history = byKey.get(keys.history);
+  const failover = byKey.get(keys.failover);
+  const sync = byKey.get(keys.sync);
+  const status = byKey.get(keys.status);
+  return {
+    initialize: byKey.get(keys.initialize)?.value ?? null,
+    config: config ? { data: decodeConfig(config.value), keyVersion: config.version } : null,
+    leader: leader ? { name: leader.value, keyVersion: leader.version, expiresInMs: leaderExpiresInMs } : null,
+    members: [...byKey.values()]
+      .filter((e) => e.key.startsWith(keys.membersPrefix) && !e.key.slice(keys.membersPrefix.length).includes('/'))
+      .map((e) => decodeMember(e.key.slice(keys.membersPrefix.length), e.value, e.version))
+      .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
+    history: history ? { lines: decodeHistory(history.value), keyVersion: history.version } : null,
+    failover: failover ? decodeFailover(failover.value, failover.version) : null,
+    sync: sync ? decodeSyncState(sync.value, sync.version) : null,
+    status: status ? decodeStatus(status.value) : emptyStatus(),
+  };
 }

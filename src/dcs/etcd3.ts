@@ -27,7 +27,7 @@
  */
 import type { Etcd3, ICompare, IKeyValue, IOptions, IRequestOp, ITxnResponse } from 'etcd3';
 import { systemClock, type DcsClock } from './clock.js';
-import { decodeConfig, decodeFailover, decodeHistory, decodeMember, decodeStatus, decodeSyncState, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
+import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
 import { withRetryTimeout } from './deadline.js';
 import { DcsError, DcsUnavailable } from './errors.js';
 import { etcd3Connection, type Etcd3Connection, type Etcd3Section } from './etcd3-section.js';
@@ -342,28 +342,8 @@ export class Etcd3Dcs implements Dcs {
   // ---------------------------------------------------------------- helpers
 
   private decodeView(kvs: readonly IKeyValue[]): ClusterView {
-    const k = this.keys;
-    const byKey = new Map(kvs.map((kv) => [kv.key.toString(), { value: kv.value.toString(), version: Number(kv.mod_revision) }]));
-    const leader = byKey.get(k.leader);
-    const config = byKey.get(k.config);
-    const history = byKey.get(k.history);
-    const failover = byKey.get(k.failover);
-    const sync = byKey.get(k.sync);
-    const status = byKey.get(k.status);
-    return {
-      initialize: byKey.get(k.initialize)?.value ?? null,
-      config: config ? { data: decodeConfig(config.value), keyVersion: config.version } : null,
-      // The remaining lease is etcd's to know (one more call per read); the holder has leaseDeadlineMonoMs.
-      leader: leader ? { name: leader.value, keyVersion: leader.version, expiresInMs: null } : null,
-      members: [...byKey]
-        .filter(([key]) => key.startsWith(k.membersPrefix) && !key.slice(k.membersPrefix.length).includes('/'))
-        .map(([key, e]) => decodeMember(key.slice(k.membersPrefix.length), e.value, e.version))
-        .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
-      history: history ? { lines: decodeHistory(history.value), keyVersion: history.version } : null,
-      failover: failover ? decodeFailover(failover.value, failover.version) : null,
-      sync: sync ? decodeSyncState(sync.value, sync.version) : null,
-      status: status ? decodeStatus(status.value) : emptyStatus(),
-    };
+    // The remaining lease is etcd's to know (one more call per read); the holder has leaseDeadlineMonoMs.
+    return decodeClusterView(this.keys, kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString(), version: Number(kv.mod_revision) })));
   }
 
   private absent(key: string): ICompare {

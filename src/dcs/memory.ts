@@ -7,20 +7,7 @@
  * Key semantics live in memory-store.ts. `setReachable(false)` on a client simulates a partition
  * (calls throw DcsUnavailable).
  */
-import {
-  decodeConfig,
-  decodeFailover,
-  decodeHistory,
-  decodeMember,
-  decodeStatus,
-  decodeSyncState,
-  emptyStatus,
-  encodeFailover,
-  encodeHistory,
-  encodeMember,
-  encodeStatus,
-  encodeSyncState,
-} from './codec.js';
+import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
 import { DcsError, DcsUnavailable } from './errors.js';
 import type { ClusterKeys } from './keys.js';
 import type { MemoryDcsStore, MemoryKeyChange } from './memory-store.js';
@@ -170,26 +157,8 @@ export class MemoryDcs implements Dcs {
   }
 
   private readView(): ClusterView {
-    const k = this.keys;
-    const get = (key: string) => this.store.get(key);
-    const leader = get(k.leader);
-    const config = get(k.config);
-    const history = get(k.history);
-    const failover = get(k.failover);
-    const sync = get(k.sync);
-    const status = get(k.status);
-    return {
-      initialize: get(k.initialize)?.value ?? null,
-      config: config ? { data: decodeConfig(config.value), keyVersion: config.version } : null,
-      leader: leader ? { name: leader.value, keyVersion: leader.version, expiresInMs: leader.expiresInMs } : null,
-      members: this.store
-        .list(k.membersPrefix)
-        .map(({ key, entry }) => decodeMember(key.slice(k.membersPrefix.length), entry.value, entry.version)),
-      history: history ? { lines: decodeHistory(history.value), keyVersion: history.version } : null,
-      failover: failover ? decodeFailover(failover.value, failover.version) : null,
-      sync: sync ? decodeSyncState(sync.value, sync.version) : null,
-      status: status ? decodeStatus(status.value) : emptyStatus(),
-    };
+    const entries = this.store.list(this.keys.prefix).map(({ key, entry }) => ({ key, value: entry.value, version: entry.version }));
+    return decodeClusterView(this.keys, entries, this.store.get(this.keys.leader)?.expiresInMs ?? null);
   }
 
   private currentStatus(): ClusterStatus {

@@ -15,20 +15,7 @@
  * shortened by the clock-drift bound, so it ends before any node can expire the key (proof in
  * src/raft/kv/lease.ts). A write whose outcome is unknown never extends it.
  */
-import {
-  decodeConfig,
-  decodeFailover,
-  decodeHistory,
-  decodeMember,
-  decodeStatus,
-  decodeSyncState,
-  emptyStatus,
-  encodeFailover,
-  encodeHistory,
-  encodeMember,
-  encodeStatus,
-  encodeSyncState,
-} from './codec.js';
+import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
 import { systemClock, type DcsClock } from './clock.js';
 import { withRetryTimeout } from './deadline.js';
 import { DcsError, DcsUnavailable } from './errors.js';
@@ -269,28 +256,8 @@ export class RaftDcs implements Dcs {
   // ---------------------------------------------------------------- helpers
 
   private decodeView(entries: readonly KvEntry[]): ClusterView {
-    const k = this.keys;
-    const byKey = new Map(entries.map((e) => [e.key, e]));
-    const leader = byKey.get(k.leader);
-    const config = byKey.get(k.config);
-    const history = byKey.get(k.history);
-    const failover = byKey.get(k.failover);
-    const sync = byKey.get(k.sync);
-    const status = byKey.get(k.status);
-    return {
-      initialize: byKey.get(k.initialize)?.value ?? null,
-      config: config ? { data: decodeConfig(config.value), keyVersion: config.version } : null,
-      // The remaining lease is known only to the Raft leader's clock; the holder has leaseDeadlineMonoMs.
-      leader: leader ? { name: leader.value, keyVersion: leader.version, expiresInMs: null } : null,
-      members: entries
-        .filter((e) => e.key.startsWith(k.membersPrefix) && !e.key.slice(k.membersPrefix.length).includes('/'))
-        .map((e) => decodeMember(e.key.slice(k.membersPrefix.length), e.value, e.version))
-        .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
-      history: history ? { lines: decodeHistory(history.value), keyVersion: history.version } : null,
-      failover: failover ? decodeFailover(failover.value, failover.version) : null,
-      sync: sync ? decodeSyncState(sync.value, sync.version) : null,
-      status: status ? decodeStatus(status.value) : emptyStatus(),
-    };
+    // The remaining lease is known only to the Raft leader's clock; the holder has leaseDeadlineMonoMs.
+    return decodeClusterView(this.keys, entries);
   }
 
   private localStateDiffers(baseline: WatchBaseline): boolean {
