@@ -69,6 +69,8 @@ export class AgentApiImpl implements AgentApi {
     if (!last.dcsOk || !last.view?.leader) status.cluster_unlocked = true;
     if (loop.dcsLastSeenMs !== null) status.dcs_last_seen = Math.floor(loop.dcsLastSeenMs / 1000);
     if (obs.state.pendingRestart) status.pending_restart = true;
+    const copy = action ? loop.executor.basebackup : null;
+    if (copy) status.basebackup = { phase: copy.phase, done_bytes: copy.doneBytes, total_bytes: copy.totalBytes };
     if (wd && !wd.isHealthy) status.watchdog_failed = true;
     if (wd) {
       const w = wd.status();
@@ -296,8 +298,8 @@ export class AgentApiImpl implements AgentApi {
     if (!source) return { status: 503, text: `Cluster has no leader, can not reinitialize` };
     const dynamic = loop.last?.dynamic ?? this.deps.local().bootstrap.dcs;
     const target = standbyTarget(view, leader, me, useSlots(dynamic));
-    loop.executor.startLong('reinitialize', async () => {
-      await pgReinit(this.deps.pg(), { source, follow: target });
+    loop.executor.startLong('reinitialize', async (signal) => {
+      await pgReinit(this.deps.pg(), { source, follow: target, onProgress: loop.executor.trackBasebackup(signal) });
       loop.executor.upstream = leader;
       loop.executor.self.divergence = { leader, diverged: false };
       loop.executor.self.rewindFailed = false;

@@ -7,6 +7,7 @@
  * number is exact for any real cluster); `/cluster` additionally formats them as `X/Y` text.
  */
 import type { ClusterView, MemberTags } from '../../dcs/index.js';
+import type { BasebackupPhase } from '../../postgres/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // GET /patroni and the health checks
@@ -99,6 +100,13 @@ export interface FenceStatus {
   last_fenced: { at: string; reason: string; late_by_ms: number; postmaster_pid: number | null } | null;
 }
 
+/** pg_basebackup progress; `total_bytes` is the server's estimate and may grow during the copy. */
+export interface BasebackupStatus {
+  phase: BasebackupPhase;
+  done_bytes: number;
+  total_bytes: number;
+}
+
 /**
  * Body of `GET /patroni` and of every health check. When PostgreSQL is not running or does not
  * answer, only `state`, `role` and the agent-level fields are present (as Patroni).
@@ -135,6 +143,8 @@ export interface MemberStatus {
   watchdog?: WatchdogStatus;
   /** hactl extension (issue 9). */
   fence?: FenceStatus;
+  /** hactl extension: the running clone/reinitialize's base backup, for `reinit --wait`. */
+  basebackup?: BasebackupStatus;
   patroni: { version: string; scope: string; name: string };
 }
 

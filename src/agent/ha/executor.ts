@@ -26,6 +26,7 @@ import {
   stop as pgStop,
   withConnection,
   writeConfiguration,
+  type BasebackupProgress,
   type BootstrapOptions,
   type PgContext,
 } from '../../postgres/index.js';
@@ -88,6 +89,8 @@ export class HaExecutor {
   upstream: string | null = null;
   /** Set while an action makes the member state differ from what PostgreSQL shows (member key `state`). */
   readonly runner: LongActionRunner;
+  /** Latest pg_basebackup progress of the running clone/reinitialize (GET /patroni `basebackup`); null otherwise. */
+  basebackup: BasebackupProgress | null = null;
   private readonly slots = new SlotKeeper();
   /** Synchronous replication on the leader (sync-executor.ts). */
   readonly sync: SyncManager;
@@ -100,6 +103,7 @@ export class HaExecutor {
       (name, err) => env.logger.error(`${name} failed: ${messageOf(err)}`),
       (_name, ok) => {
         this.self.longAction = null;
+        this.basebackup = null;
         // After a failure the normal loop_wait passes before a retry (a clone from a leader that is
         // not up yet must not spin).
         if (ok) env.wakeup();
@@ -284,6 +288,7 @@ export class HaExecutor {
             source,
             follow: target,
             signal,
+            onProgress: this.trackBasebackup(signal),
             onMethodFailed: (method, err) => logger.error(`replica creation method ${method} failed: ${err.message}`),
           });
           if (signal.aborted) return;
@@ -379,8 +384,8 @@ export class HaExecutor {
         if (!source) return decision;
         const target = standbyTarget(view, decision.leader, me, useSlots(cycle.dynamic));
         const leader = decision.leader;
-        this.startLong('reinitialize', async () => {
-          await pgReinit(this.env.pg(), { source, follow: target });
+        this.startLong('reinitialize', async (signal) => {
+          await pgReinit(this.env.pg(), { source, follow: target, onProgress: this.trackBasebackup(signal) });
           this.self.rewindFailed = false;
           this.self.divergence = { leader, diverged: false };
           this.upstream = leader;
@@ -388,6 +393,13 @@ export class HaExecutor {
         return decision;
       }
     }
+  }
+
+  /** The onProgress callback for a copy run under `signal`; once aborted it must not overwrite its successor's progress. */
+  trackBasebackup(signal: AbortSignal): (progress: BasebackupProgress) => void {
+    return (progress) => {
+      if (!signal.aborted) this.basebackup = progress;
+    };
   }
 
   /** Starts a long action; decide saw none running, so a conflict here is a bug worth a loud log. */
