@@ -85,8 +85,8 @@ async function benchDirtyClone(): Promise<void> {
   for (const fast of [true, false]) {
     const primary = await startPrimary({ name: `dirty${fast ? 'f' : 's'}`, pg_hba: PG_HBA });
     await pgbenchInit(primary, false);
-    const ctx = await newNode(`dirtyclone${fast ? 'f' : 's'}`, { basebackup: fast ? [{ checkpoint: 'fast' }] : [] });
-    await timed(`clone 100 MB right after loading (${fast ? 'checkpoint: fast' : 'default spread checkpoint'}), 1 run`, () =>
+    const ctx = await newNode(`dirtyclone${fast ? 'f' : 's'}`, { basebackup: fast ? [{ checkpoint: 'fast' }] : [{ checkpoint: 'spread' }] });
+    await timed(`clone 100 MB right after loading (${fast ? 'checkpoint: fast' : 'checkpoint: spread (PostgreSQL default)'}), 1 run`, () =>
       createReplica(ctx, { source: { host: '127.0.0.1', port: primary.port }, follow: null }),
     );
     await stop(primary.ctx, { mode: 'immediate' });
@@ -109,8 +109,8 @@ async function benchBootstrap(): Promise<void> {
 async function benchClone(primary: TestServer): Promise<void> {
   for (const fast of [true, false]) {
     for (let i = 0; i < RUNS; i++) {
-      const ctx = await newNode(`clone${fast ? 'f' : 's'}${i}`, { basebackup: fast ? [{ checkpoint: 'fast' }] : [] });
-      await timed(`clone 100 MB (${fast ? 'checkpoint: fast' : 'default spread checkpoint'})`, () =>
+      const ctx = await newNode(`clone${fast ? 'f' : 's'}${i}`, { basebackup: fast ? [{ checkpoint: 'fast' }] : [{ checkpoint: 'spread' }] });
+      await timed(`clone 100 MB (${fast ? 'checkpoint: fast' : 'checkpoint: spread (PostgreSQL default)'})`, () =>
         createReplica(ctx, { source: { host: '127.0.0.1', port: primary.port }, follow: { host: '127.0.0.1', port: primary.port } }),
       );
       await stop(ctx, { mode: 'immediate' });

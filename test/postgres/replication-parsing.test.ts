@@ -13,7 +13,9 @@ describe('basebackupArgs', () => {
       '--label=hactl',
     ]);
     assert.deepEqual(basebackupArgs({ checkpoint: 'fast', 'no-sync': true, compress: false }), ['--checkpoint=fast', '--no-sync']);
-    assert.deepEqual(basebackupArgs(undefined), []);
+    assert.deepEqual(basebackupArgs(undefined), ['--checkpoint=fast']);
+    assert.deepEqual(basebackupArgs([{ 'max-rate': '100M' }]), ['--checkpoint=fast', '--max-rate=100M']);
+    assert.deepEqual(basebackupArgs([{ checkpoint: 'spread' }]), ['--checkpoint=spread']);
   });
 
   it('refuses options hactl sets itself and malformed items', () => {
