@@ -89,6 +89,8 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
     assert.equal((await api(leader, '/patroni')).status, 200, 'safe methods need no credentials');
     assert.deepEqual(await cluster.primaries(), [leader], 'nothing happened');
 
+    // A restart is refused while the member is still being cloned ("clone already in progress").
+    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.replication_state === 'streaming', { timeoutMs: 30_000, what: `${replica} streaming` });
     const before = (await memberStatus(cluster.node(replica)))?.postmaster_start_time;
     const ok = await post(replica, '/restart', {}, basic);
     assert.equal(ok.status, 200, await ok.text());
