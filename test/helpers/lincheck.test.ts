@@ -10,6 +10,7 @@ import {
   type Model,
   type Operation,
 } from './lincheck.js';
+import { mulberry32 } from './prng.js';
 
 type Op = Operation<KvOpInput, KvOpOutput>;
 
@@ -179,16 +180,6 @@ describe('lincheck: lock with TTL (never two owners at once)', () => {
 
 // ---- helpers: random histories and a brute-force oracle ---------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Runs ≤ 7 random ops against a real register at random instants inside random intervals (so the

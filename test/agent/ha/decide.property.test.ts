@@ -17,18 +17,8 @@ import {
   type MemberHealth,
 } from '../../../src/agent/ha/index.js';
 import { MONO_NOW, PRIMARY_LSN, SYSID, WALL_NOW, config, member } from './fixtures.js';
+import { mulberry32 as rng } from '../../helpers/prng.js';
 
-/** mulberry32: small, fast, good enough to explore inputs; the same seed gives the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['srv1', 'srv2', 'srv3', 'srv4'];
 const LONG_ACTIONS: LongActionName[] = ['bootstrap', 'clone', 'promote', 'demote', 'restart', 'starting primary after failure', 'rewind'];

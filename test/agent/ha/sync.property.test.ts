@@ -14,17 +14,8 @@ import { decide } from '../../../src/agent/ha/index.js';
 import { planSync, type StandbyConnection, type SyncSettings, type Watermark } from '../../../src/agent/ha/sync.js';
 import { includesName, parseSyncNames } from '../../../src/agent/ha/sync-names.js';
 import { health, input, member, replica, view } from './fixtures.js';
+import { mulberry32 as rng } from '../../helpers/prng.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Standby {
   name: string;

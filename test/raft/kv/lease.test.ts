@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_MAX_DRIFT_RATIO, holderDeadlineMs } from '../../../src/raft/kv/lease.js';
 import { KvStore } from '../../../src/raft/kv/store.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 describe('holderDeadlineMs', () => {
   it('counts from the send and subtracts ttl * drift', () => {
@@ -38,13 +39,3 @@ describe('holderDeadlineMs', () => {
   });
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

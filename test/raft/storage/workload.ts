@@ -5,6 +5,7 @@
  */
 import type { Entry, HardState, Snapshot } from '../../../src/raft/core/types.js';
 import { MemoryStorage } from '../../../src/raft/storage/index.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 export type WorkOp =
   | { kind: 'append'; entries: Entry[] }
@@ -12,16 +13,6 @@ export type WorkOp =
   | { kind: 'sync' }
   | { kind: 'snapshot'; snapshot: Snapshot };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function workload(seed: number, rounds: number): WorkOp[] {
   const rnd = mulberry32(seed);

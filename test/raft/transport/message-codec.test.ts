@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { CodecError } from '../../../src/raft/codec/binary.js';
 import { decodeMessage, encodeMessage } from '../../../src/raft/codec/message.js';
 import type { Entry, Message } from '../../../src/raft/core/types.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const A = '127.0.0.1:5010';
 const B = '[::1]:5011';
@@ -50,14 +51,6 @@ function normalise(v: unknown): unknown {
   return v;
 }
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function decodeOnlyThrowsCodecError(buf: Buffer): void {
   try {
