@@ -10,6 +10,7 @@ import { fenceDeadlineMonoMs } from './deadline.js';
 import type { FenceInput } from './policy.js';
 import type { FencedRecord } from './protocol.js';
 import type { FenceSettings } from './settings.js';
+import type { FenceStatus } from '../api/types.js';
 
 /** What the executor calls (ha/executor.ts). */
 export interface FenceHooks {
@@ -19,19 +20,8 @@ export interface FenceHooks {
   release(reason: string): Promise<void>;
 }
 
-/** `fence` in GET /patroni (src/agent/api/types.ts FenceStatus). */
-export interface FenceStatusBody {
-  mode: 'on' | 'off';
-  running: boolean;
-  pid: number | null;
-  armed: boolean;
-  /** Why the fence is not enforcing although mode is on (paused). */
-  disabled_reason?: string;
-  deadline_remaining_ms: number | null;
-  safety_margin_ms: number;
-  restarts: number;
-  last_fenced: { at: string; reason: string; late_by_ms: number; postmaster_pid: number | null } | null;
-}
+/** `fence` in GET /patroni: one shape, defined with the REST types. */
+export type FenceStatusBody = FenceStatus;
 
 export interface FenceControllerOptions {
   settings: FenceSettings;
