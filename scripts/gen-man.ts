@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const COMMANDS = ['list', 'topology', 'switchover', 'failover', 'reinit', 'restart', 'reload', 'pause', 'resume', 'history', 'show-config', 'edit-config', 'dsn', 'remove', 'version'];
+const COMMANDS = ['list', 'topology', 'switchover', 'failover', 'reinit', 'restart', 'flush', 'reload', 'pause', 'resume', 'history', 'show-config', 'edit-config', 'dsn', 'query', 'remove', 'demote-cluster', 'promote-cluster', 'version'];
 
 interface ManifestFlag {
   name: string;

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test file under test/ with node:test through tsx.
-# Node 20's runner neither expands globs nor finds .ts files in a directory, so list them here
-# and refuse to "pass" with nothing to run.
+# Runs one tier of the test files with node:test through tsx:
+#   bash scripts/run-tests.sh unit|integration|e2e|all [extra node --test flags…]
+# scripts/test-files.mjs lists the files (Node 20's runner neither expands globs nor finds .ts
+# files in a directory) and fails on an empty list, so nothing "passes" by running nothing.
+# Unit files run in two shards, one process each (scripts/unit-shard.mjs); scripts/unit-guard.mjs
+# keeps them free of processes. Integration and e2e files spawn `node bin/run.js`: build first (the
+# npm scripts do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find test -name '*.test.ts' | sort)
-if [ "${#files[@]}" -eq 0 ]; then
-  echo "error: no test files found under test/" >&2
-  exit 1
-fi
-exec node --import tsx --test --test-concurrency="${HACTL_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${files[@]}"
+tier="${1:-all}"
+shift || true
+list="$(node scripts/test-files.mjs --runnable "$tier")"
+mapfile -t files <<<"$list"
+exec node --import tsx --import ./scripts/unit-guard.mjs --test --test-concurrency="${HACTL_TEST_CONCURRENCY:-2}" --test-timeout=600000 "$@" "${files[@]}"

@@ -6,6 +6,7 @@
  * - `patroni`: `2025-01-01 12:00:00,000 INFO: message` (the agent: Patroni's default format, so log
  *   greps written for Patroni keep working).
  */
+import type { LogRecord } from './log-format.js';
 import type { Logger } from './raft/kv/types.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'critical';
@@ -15,6 +16,8 @@ export interface LineLogger extends Logger {
   critical(message: string): void;
   /** Changes the threshold at run time (SIGHUP reload of `log.level`). */
   setLevel(level: LogLevel): void;
+  /** Replaces the line layout and/or the destination (`log.format`, `log.type`, `log.dir`; log-format.ts, log-file.ts). */
+  setOutput(output: { format?: (record: LogRecord) => string; write?: (line: string) => void }): void;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, critical: 50 };
@@ -42,12 +45,14 @@ function patroniTime(d: Date): string {
 export function createLineLogger(options: LineLoggerOptions = {}): LineLogger {
   let threshold = options.level ?? 'info';
   const style = options.style ?? 'plain';
-  const write = options.write ?? ((l: string) => process.stderr.write(l + '\n'));
+  let write = options.write ?? ((l: string) => process.stderr.write(l + '\n'));
   const now = options.now ?? (() => new Date());
+  let format: ((r: LogRecord) => string) | null = null;
   const at = (lvl: LogLevel) => (message: string) => {
     if (ORDER[lvl] < ORDER[threshold]) return;
     const d = now();
-    write(style === 'patroni' ? `${patroniTime(d)} ${PATRONI_NAME[lvl]}: ${message}` : `${d.toISOString()} ${lvl.toUpperCase().padEnd(5)} ${message}`);
+    if (format) write(format({ time: d, levelname: PATRONI_NAME[lvl], levelno: ORDER[lvl], message }));
+    else write(style === 'patroni' ? `${patroniTime(d)} ${PATRONI_NAME[lvl]}: ${message}` : `${d.toISOString()} ${lvl.toUpperCase().padEnd(5)} ${message}`);
   };
   return {
     debug: at('debug'),
@@ -57,6 +62,10 @@ export function createLineLogger(options: LineLoggerOptions = {}): LineLogger {
     critical: at('critical'),
     setLevel(level) {
       threshold = level;
+    },
+    setOutput(output) {
+      if (output.format) format = output.format;
+      if (output.write) write = output.write;
     },
   };
 }

@@ -14,6 +14,8 @@
  * Markdown table for bench/RESULTS.md.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultFenceDir } from '../../src/agent/fence/settings.js';
 import { agentLogs, createFaultCluster, destroyFaultCluster, netSupport, type FaultEnv } from '../../test/e2e/fault-fixture.js';
 import { describeRun, FAULT_TITLES, runFault, type FaultRunResult, type FenceFault } from '../../test/e2e/fencing-faults.js';
 
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
   } finally {
     for (const node of env.cluster?.nodes ?? []) {
       try {
-        process.kill(Number(readFileSync(`${node.dataDir}.fence.pid`, 'utf8').trim()), 'SIGKILL');
+        process.kill(Number(readFileSync(path.join(defaultFenceDir(node.dataDir), 'fence.pid'), 'utf8').trim()), 'SIGKILL');
       } catch {
         // none
       }

@@ -68,7 +68,13 @@ interface WriteFigures {
 const VALUE = 'v'.repeat(256);
 
 async function writeLoad(leader: string, password: string | null, clients: number, seconds: number): Promise<WriteFigures> {
-  const conns: RpcClient[] = await Promise.all(Array.from({ length: clients }, () => connectRpc(leader, { password, timeoutMs: 5_000 })));
+  // A few at a time: the Raft port admits at most MAX_HANDSHAKING_PER_ADDRESS (8) connections from one
+  // address in the handshake at once and resets the rest (src/raft/transport/admission.ts).
+  const conns: RpcClient[] = [];
+  while (conns.length < clients) {
+    const wave = Math.min(4, clients - conns.length);
+    conns.push(...(await Promise.all(Array.from({ length: wave }, () => connectRpc(leader, { password, timeoutMs: 5_000 })))));
+  }
   const latencies: number[] = [];
   let errors = 0;
   // Warm-up: one write per connection (JIT, connection setup on the server).
@@ -175,8 +181,10 @@ function runPy(script: string, args: string[], timeoutMs: number): Promise<unkno
 }
 
 async function pysyncobjFigures(a: Args): Promise<Record<string, unknown> | { skipped: string }> {
-  const script = path.resolve(REPO, '..', 'shared', 'anchors', 'patroni', 'raft_bench.py');
-  if (!existsSync(script)) return { skipped: `${script} not found` };
+  // /work/shared beside the main checkout, or two levels up from a worktree in /work/wt/<name>.
+  const candidates = [path.resolve(REPO, '..', 'shared'), path.resolve(REPO, '..', '..', 'shared')].map((d) => path.join(d, 'anchors', 'patroni', 'raft_bench.py'));
+  const script = candidates.find((c) => existsSync(c));
+  if (script === undefined) return { skipped: `raft_bench.py not found (looked at ${candidates.join(', ')})` };
   const probe = await new Promise<boolean>((resolve) => execFile('/usr/bin/python3', ['-c', 'import pysyncobj'], (err) => resolve(!err)));
   if (!probe) return { skipped: 'pysyncobj not installed (apt-get install -y python3-pysyncobj)' };
   const base = await freePort();
@@ -200,7 +208,7 @@ async function pysyncobjFigures(a: Args): Promise<Record<string, unknown> | { sk
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const password = a.password ? 'bench-secret' : null;
-  const cluster = await RaftCluster.start({ size: 3, password, durable: true, logLevel: 'warn' });
+  const cluster = await RaftCluster.start({ size: 3, password, logLevel: 'warn' });
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
     node: process.version,

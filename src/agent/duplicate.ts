@@ -3,12 +3,12 @@
  * `/liveness` within 3 s: two agents driving one member would fight over its data directory.
  * A member key left by a previous incarnation (killed, its key not yet expired) does not answer.
  */
-import { httpRequest } from '../client/http.js';
+import { httpRequest } from '../protocol/index.js';
 import type { ClusterView } from '../dcs/index.js';
 
 export type LivenessProbe = (url: string, timeoutMs: number) => Promise<number>;
 
-// node:http rather than fetch, which costs the agent ~10 MB for its lifetime (ha/inputs.ts).
+// The protocol's node:http client rather than fetch, which costs the agent ~10 MB for its lifetime.
 const fetchStatusCode: LivenessProbe = async (url, timeoutMs) => (await httpRequest(url, { timeoutMs })).status;
 
 /** The CRITICAL message to exit with, or null when no live member has our name. */
@@ -19,6 +19,7 @@ export async function duplicateMemberProblem(view: ClusterView, name: string, pr
     const status = await probe(new URL('/liveness', existing.apiUrl).toString(), 3000);
     return status === 200 ? `Can't start; there is already a node named '${name}' running` : null;
   } catch {
+    // No answer: a key left by a previous incarnation (Patroni's rule), not a live namesake.
     return null;
   }
 }

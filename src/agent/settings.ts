@@ -5,7 +5,7 @@
  */
 import { adjustTiming, dynamicConfigSchema, type DynamicConfig, type HactlConfig } from '../config/index.js';
 import type { ClusterView } from '../dcs/index.js';
-import type { BootstrapOptions, CommandLineOptions, ParameterValue, PostgresOptions } from '../postgres/index.js';
+import type { BootstrapOptions, CommandLineOptions, CustomBootstrap, ParameterValue, PostgresOptions, ReplicaMethodOptions } from '../postgres/index.js';
 
 /** Parameters Patroni takes only from the dynamic config (they must match on every member). */
 const CLUSTER_WIDE = new Set([
@@ -34,6 +34,20 @@ export function effectiveParameters(local: HactlConfig, dynamic: DynamicConfig):
   return out;
 }
 
+/**
+ * Patroni enforces hot_standby_feedback on a member that keeps permanent logical slots as a replica
+ * (src/agent/ha/slot-wanted.ts): without it the primary may vacuum catalog rows the replica's copy of a
+ * slot still needs, and the slot is unusable once the replica is promoted. On a primary it has no effect.
+ */
+function withSlotFeedback(params: Params, local: HactlConfig, dynamic: DynamicConfig): Params {
+  if (!useSlots(dynamic) || local.tags.nofailover === true || local.tags.nostream === true) return params;
+  const logical = Object.values((dynamic.slots ?? {}) as Record<string, unknown>).some((spec) => {
+    const s = spec as { type?: string; database?: string; plugin?: string } | null;
+    return !!s && typeof s === 'object' && (s.type ?? 'logical') === 'logical' && !!s.database && !!s.plugin;
+  });
+  return logical ? { ...params, hot_standby_feedback: 'on' } : params;
+}
+
 export function useSlots(dynamic: DynamicConfig): boolean {
   return dynamic.postgresql.use_slots ?? true;
 }
@@ -56,8 +70,10 @@ export function postgresOptions(local: HactlConfig, dynamic: DynamicConfig): Pos
     connect_address: pg.connect_address,
     pgpass: pg.pgpass,
     authentication: pg.authentication,
-    parameters: effectiveParameters(local, dynamic),
+    parameters: withSlotFeedback(effectiveParameters(local, dynamic), local, dynamic),
     pg_hba: (dynamic.postgresql.pg_hba as string[] | undefined) ?? pg.pg_hba ?? local.bootstrap.pg_hba,
+    // As pg_hba: the dynamic configuration's lines win over the file's (Patroni's pg_ident).
+    pg_ident: (dynamic.postgresql.pg_ident as string[] | undefined) ?? pg.pg_ident,
     use_pg_rewind: usePgRewind(local, dynamic),
     use_slots: useSlots(dynamic),
     basebackup: pg.basebackup as CommandLineOptions | undefined,
@@ -65,16 +81,46 @@ export function postgresOptions(local: HactlConfig, dynamic: DynamicConfig): Pos
     remove_data_directory_on_rewind_failure: pg.remove_data_directory_on_rewind_failure,
     remove_data_directory_on_diverged_timelines: pg.remove_data_directory_on_diverged_timelines,
     pg_ctl_timeout: pg.pg_ctl_timeout,
+    use_unix_socket: pg.use_unix_socket,
+    use_unix_socket_repl: pg.use_unix_socket_repl,
     osUser: pg.os_user,
   };
   if (extra.rewind !== undefined) options.rewind = extra.rewind as CommandLineOptions;
-  if (extra.callbacks !== undefined) options.callbacks = extra.callbacks as PostgresOptions['callbacks'];
+  const methods = replicaMethods(pg.create_replica_methods, extra);
+  if (methods) options.replica_methods = methods;
+  // Patroni merges the dynamic postgresql section under the local one: the local recovery_conf wins whole.
+  const recovery = (extra.recovery_conf ?? (dynamic.postgresql as Record<string, unknown>).recovery_conf) as PostgresOptions['recovery_conf'] | undefined;
+  if (recovery) options.recovery_conf = recovery;
+  if (local.tags.nostream === true) options.nostream = true;
+  if (pg.callbacks !== undefined) options.callbacks = pg.callbacks;
+  if (pg.pre_promote !== undefined) options.pre_promote = pg.pre_promote;
+  if (pg.before_stop !== undefined) options.before_stop = pg.before_stop;
   return options;
+}
+
+/**
+ * The `postgresql.<method>` section of each custom method in create_replica_methods. As in Patroni, a
+ * method without a section (or without `command`) runs the method's name as the command.
+ */
+function replicaMethods(names: readonly string[], sections: Record<string, unknown>): Record<string, ReplicaMethodOptions> | null {
+  const out: Record<string, ReplicaMethodOptions> = {};
+  for (const name of names.filter((n) => n !== 'basebackup')) {
+    const section = sections[name];
+    const spec = section && typeof section === 'object' ? (section as Record<string, ReplicaMethodOptions[string]>) : {};
+    out[name] = { ...spec, command: typeof spec.command === 'string' ? spec.command : name };
+  }
+  return Object.keys(out).length > 0 ? out : null;
 }
 
 export function bootstrapOptions(local: HactlConfig): BootstrapOptions {
   const b = local.bootstrap;
+  const named = (b as Record<string, unknown>).method;
+  const method = typeof named === 'string' && named !== 'initdb' ? named : null;
+  const section = method ? (b as Record<string, unknown>)[method] : undefined;
+  const spec = section && typeof section === 'object' ? (section as Partial<CustomBootstrap>) : {};
   return {
+    // As for replica methods, Patroni runs the method's name when its section has no command.
+    ...(method ? { method: { ...spec, name: method, command: typeof spec.command === 'string' ? spec.command : method } } : {}),
     initdb: b.initdb as CommandLineOptions | undefined,
     users: b.users,
     pg_hba: local.postgresql.pg_hba ?? b.pg_hba,
@@ -114,6 +160,7 @@ export function addressOfConnUrl(url: string | null | undefined): { host: string
     const port = u.port === '' ? 5432 : Number(u.port);
     return host ? { host, port } : null;
   } catch {
+    // Not a URL: the member publishes no usable address (callers say so).
     return null;
   }
 }

@@ -10,9 +10,12 @@ import { LineCounter, parseDocument } from 'yaml';
 import { ConfigErrors, ConfigError, loadConfigFile, timingViolation, type HactlConfig } from '../config/index.js';
 import { etcd3Connection } from '../dcs/etcd3-section.js';
 import { findBinaries, resolveOsUser } from '../postgres/index.js';
+import { unsafeAccessVerdict } from './restapi-settings.js';
 
 export interface ValidationResult {
   problems: string[];
+  /** Keys accepted but not acted on, unknown keys, contradictory tags: `file:line:col: message`, exit code unaffected. */
+  warnings: string[];
   /** The loaded config when the schema accepted it. */
   config: HactlConfig | null;
 }
@@ -23,6 +26,7 @@ async function locator(file: string): Promise<(path: readonly string[]) => strin
   try {
     text = await readFile(file, 'utf8');
   } catch {
+    // Unreadable here: the loader has already reported why; locations fall back to the file name.
     return () => file;
   }
   const lines = new LineCounter();
@@ -59,15 +63,22 @@ function splitListen(listen: string): { hosts: string[]; port: number } {
 
 export async function validateConfig(file: string, env: NodeJS.ProcessEnv, options: { ignoreListenPort?: boolean } = {}): Promise<ValidationResult> {
   let config: HactlConfig;
+  let warnings: string[];
   try {
-    config = (await loadConfigFile(file, env)).config;
+    const loaded = await loadConfigFile(file, env);
+    config = loaded.config;
+    // The timing rule is reported below as a problem, with its place in the file.
+    warnings = loaded.warnings.filter((w) => !w.startsWith('bootstrap.dcs: '));
   } catch (err) {
-    if (err instanceof ConfigErrors) return { problems: err.problems.map((p) => p.message), config: null };
-    if (err instanceof ConfigError) return { problems: [err.message], config: null };
+    if (err instanceof ConfigErrors) return { problems: err.problems.map((p) => p.message), warnings: [], config: null };
+    if (err instanceof ConfigError) return { problems: [err.message], warnings: [], config: null };
     throw err;
   }
   const at = await locator(file);
   const problems: string[] = [];
+  const access = unsafeAccessVerdict(config);
+  if (access.refuse) problems.push(`${at(['restapi', 'listen'])}: ${access.refuse}`);
+  if (access.warn) warnings.push(`${at(['restapi'])}: ${access.warn}`);
   const timing = timingViolation(config.bootstrap.dcs);
   if (timing) problems.push(`${at(['bootstrap', 'dcs'])}: bootstrap.dcs: ${timing}`);
   if (config.etcd3) {
@@ -98,5 +109,5 @@ export async function validateConfig(file: string, env: NodeJS.ProcessEnv, optio
       }
     }
   }
-  return { problems, config };
+  return { problems, warnings, config };
 }

@@ -5,7 +5,7 @@ import { OUTPUT_FORMATS } from './output.js';
 export const connectionFlags = {
   config: Flags.string({
     char: 'c',
-    summary: 'Configuration file with the agents\' REST addresses and credentials (default: $HACTL_CONFIG, then /etc/ha.yml).',
+    summary: 'Configuration file with the agents\' REST addresses and credentials (default: $HACTL_CONFIG, $PATRONICTL_CONFIG_FILE, then /etc/ha.yml).',
     helpValue: 'FILE',
   }),
   api: Flags.string({
@@ -27,6 +27,9 @@ export const formatFlag = {
 
 export const watchFlag = {
   watch: Flags.string({ char: 'W', summary: 'Refresh every SECONDS (2 when no number follows) until Ctrl-C.', helpValue: '[SECONDS]' }),
+  // patronictl's spelling: -W alone refreshes every 2 s, -w SECS at the given interval.
+  'watch-every': Flags.string({ char: 'w', summary: 'Refresh every SECONDS until Ctrl-C (patronictl -w).', helpValue: 'SECONDS', exclusive: ['watch'] }),
+  timestamp: Flags.boolean({ char: 't', summary: 'Print the date and time before each table (patronictl -t).', default: false }),
 };
 
 export const extendedFlag = {

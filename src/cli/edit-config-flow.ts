@@ -61,14 +61,18 @@ export async function runEditConfig(cmd: ClusterCommand, flags: EditConfigFlags,
       if (fromStdin) throw new Aborted('Use --force option to apply changes (the configuration was read from stdin, so there is no terminal to ask on)');
       if (!(await cmd.prompter('apply the change').confirm('Apply these changes?', false))) throw new Aborted('Aborted: the configuration was not changed');
     }
+    const patch = mergePatch(before, after);
     try {
-      await client.patchConfig(mergePatch(before, after), client.targetsLeaderFirst(snap.cluster));
+      await client.patchConfig(patch, client.targetsLeaderFirst(snap.cluster));
     } catch (err) {
       if (err instanceof AgentRefused && err.status === 409) throw new Aborted('Config modification aborted due to concurrent changes');
       if (err instanceof AgentRefused && err.status === 503 && /config is not set/.test(err.text)) throw new Aborted(`The config key does not exist in the cluster ${name}`);
       throw err;
     }
     cmd.log('Configuration changed');
+    // The agent logs the same lines: no key is silently ignored, whichever side the operator looks at.
+    const { reportDynamicKeys } = await import('../client/dynamic-keys.js');
+    for (const line of reportDynamicKeys(patch)) process.stderr.write(`Warning: ${line}\n`);
   } catch (err) {
     cmd.fail(err);
   }

@@ -4,7 +4,7 @@
  * PostgreSQL writes it (`0/3000060`); tsv/json/yaml keep patronictl's byte number for scripts.
  */
 import type { ChalkInstance } from 'chalk';
-import type { HistoryRow } from '../agent/api/index.js';
+import type { HistoryRow } from '../client/index.js';
 import { makeColors } from './colors.js';
 import { compactRecords, renderTsv, type OutputFormat, type OutputRecord, type Rendered } from './output.js';
 import { renderTable } from './table.js';

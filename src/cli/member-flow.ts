@@ -3,7 +3,7 @@
  * the table and ask unless --force, send one request per member to that member's agent, print
  * `Success: …` per member, and fail with `Error:` if any member refused.
  */
-import type { ClusterMember, RestartBody } from '../agent/api/index.js';
+import type { ClusterMember, RestartBody } from '../client/index.js';
 import type { ClusterSnapshot } from '../client/index.js';
 import type { ClusterCommand, ConnectionFlagValues } from './cluster-command.js';
 import { confirmMembersMessage, selectMembers, type RoleFilter } from './member-select.js';
@@ -61,6 +61,7 @@ async function eachMember(cmd: ClusterCommand, action: string, members: ClusterM
 
 export interface RestartFlags extends MemberFlags {
   pending: boolean;
+  any?: boolean;
   scheduled?: string;
   'pg-version'?: string;
   'start-timeout'?: number;
@@ -69,7 +70,10 @@ export interface RestartFlags extends MemberFlags {
 export async function runRestart(cmd: ClusterCommand, flags: RestartFlags, argv: string[]): Promise<void> {
   await cmd.connect(flags);
   try {
-    const { snap, members } = await pick(cmd, flags, argv, 'restart', 'any', flags.pending && flags.scheduled === undefined);
+    const picked = await pick(cmd, flags, argv, 'restart', 'any', flags.pending && flags.scheduled === undefined);
+    const { snap } = picked;
+    // patronictl restart --any: one member, chosen at random among those matching.
+    const members = flags.any ? [picked.members[Math.floor(Math.random() * picked.members.length)]!] : picked.members;
     let when = flags.scheduled ?? (flags.force ? 'now' : undefined);
     if (when === undefined) when = await cmd.prompter('restart').input('When should the restart take place (e.g. 2026-12-01T02:00)', 'now');
     const parsed = parseScheduleTime(when);

@@ -3,8 +3,8 @@
  * function: names given on the command line, a role filter, `--pending`; refusals in patronictl's
  * words. Plus the confirmation question and the result line for each member.
  */
-import type { ClusterJson, ClusterMember } from '../agent/api/index.js';
-import { isLeader } from './cluster-table.js';
+import type { ClusterJson, ClusterMember } from '../client/index.js';
+import { byName, isLeader } from './cluster-table.js';
 
 /** patronictl's role names; `standby` is `replica`, `leader` covers a standby leader too. */
 export const ROLE_FILTERS = ['leader', 'primary', 'standby-leader', 'replica', 'standby', 'any'] as const;
@@ -49,7 +49,7 @@ export function selectMembers(inp: SelectInputs): Selection {
     members = members.filter((m) => m.pending_restart === true);
     if (members.length === 0) return { error: 'No member has a pending restart' };
   }
-  return { members: [...members].sort((a, b) => a.name.localeCompare(b.name)) };
+  return { members: [...members].sort(byName) };
 }
 
 /** `Are you sure you want to restart members a, b?` and the scheduled variants. */

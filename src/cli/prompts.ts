@@ -37,7 +37,7 @@ export function createPrompter(action: string, interactive = isInteractive()): P
   };
   const inquirer = async () => {
     try {
-      return await import('@inquirer/prompts');
+      return await import('./prompt-library.js');
     } catch (err) {
       throw new Error(`cannot load the prompt library: ${(err as Error).message}`);
     }

@@ -10,6 +10,9 @@ export interface RaftSection {
   bind_addr?: string;
   data_dir?: string;
   password?: string;
+  allow_unauthenticated?: boolean;
+  /** The file's top-level `scope` (salts the password's key, as the agents of that cluster do). */
+  scope?: string;
   /** Patroni/pysyncobj timing knobs, in seconds. */
   min_timeout?: number;
   max_timeout?: number;
@@ -38,9 +41,15 @@ export async function readRaftSection(path: string): Promise<RaftSection> {
     throw new RaftConfigFileError(`${path}: ${(err as Error).message}`);
   }
   const raft = (doc as { raft?: unknown } | null)?.raft;
+  const scope = (doc as { scope?: unknown } | null)?.scope;
   if (typeof raft !== 'object' || raft === null || Array.isArray(raft)) throw new RaftConfigFileError(`${path}: no "raft:" section`);
   const r = raft as Record<string, unknown>;
   const out: RaftSection = {};
+  if (typeof scope === 'string' && scope !== '') out.scope = scope;
+  if (r.allow_unauthenticated !== undefined && r.allow_unauthenticated !== null) {
+    if (typeof r.allow_unauthenticated !== 'boolean') throw new RaftConfigFileError(`${path}: raft.allow_unauthenticated must be true or false`);
+    out.allow_unauthenticated = r.allow_unauthenticated;
+  }
   for (const k of ['self_addr', 'bind_addr', 'data_dir', 'password'] as const) {
     if (r[k] === undefined || r[k] === null) continue;
     if (typeof r[k] !== 'string') throw new RaftConfigFileError(`${path}: raft.${k} must be a string`);

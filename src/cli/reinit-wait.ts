@@ -4,7 +4,7 @@
  * poll that lands before the agent stopped PostgreSQL does not end the wait at once (patronictl's
  * race). No overall timeout: a large base backup takes as long as it takes; Ctrl-C stops waiting.
  */
-import type { ClusterMember, MemberStatus } from '../agent/api/index.js';
+import type { ClusterMember, MemberStatus } from '../client/index.js';
 import type { ClusterCommand } from './cluster-command.js';
 import { renderProgress, type BasebackupReport } from './progress.js';
 

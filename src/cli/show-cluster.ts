@@ -13,6 +13,14 @@ export interface ShowFlags extends ConnectionFlagValues {
   format?: string;
   extended?: boolean;
   watch?: string;
+  'watch-every'?: string;
+  timestamp?: boolean;
+}
+
+/** patronictl's timestamp line: local time, `YYYY-MM-DD HH:MM:SS`. */
+export function timestampLine(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 export async function showCluster(cmd: ClusterCommand, flags: ShowFlags, opts: { cluster?: string; topology: boolean }): Promise<void> {
@@ -22,11 +30,12 @@ export async function showCluster(cmd: ClusterCommand, flags: ShowFlags, opts: {
   const frame = async (): Promise<string> => {
     const snap = await client.cluster();
     cmd.checkClusterName(opts.cluster, snap.cluster.scope);
-    return renderedText(renderCluster(snap, { format, extended: flags.extended, topology: opts.topology, colors }));
+    const text = await renderedText(renderCluster(snap, { format, extended: flags.extended, topology: opts.topology, colors }));
+    return flags.timestamp ? `${timestampLine(new Date())}\n${text}` : text;
   };
   let watchSeconds: number | undefined;
   try {
-    watchSeconds = parseSeconds(flags.watch, 'watch');
+    watchSeconds = flags['watch-every'] !== undefined ? parseSeconds(flags['watch-every'], 'watch-every') : parseSeconds(flags.watch, 'watch');
   } catch (err) {
     cmd.fail(err);
   }

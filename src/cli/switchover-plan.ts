@@ -3,7 +3,7 @@
  * so far, what to ask next, what to refuse (patronictl's texts), or what to send. The command only
  * loops: ask, record the answer, call again. Tests walk every branch without a terminal.
  */
-import type { ClusterJson, ClusterMember, SwitchoverBody } from '../agent/api/index.js';
+import type { ClusterJson, ClusterMember, SwitchoverBody } from '../client/index.js';
 import { isLeader } from './cluster-table.js';
 import { parseScheduleTime } from './schedule.js';
 

@@ -1,10 +1,14 @@
 /**
- * The one table renderer of the CLI (cli-table3). Commands describe columns and rows as values;
- * this decides borders and colours, so every command's tables look the same.
+ * The one table renderer of the CLI (cli-table3's layout). Commands describe columns and rows as
+ * values; this decides borders and colours, so every command's tables look the same. Tables of
+ * printable ASCII are drawn by ./table-grid.ts, the same output without cli-table3's start-up cost;
+ * any other text (wide or combining characters, control codes) still goes through cli-table3.
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
 import type { ChalkInstance } from 'chalk';
+import type CliTable3 from 'cli-table3';
 import { makeColors } from './colors.js';
+import { BOX_CHARS, drawable, drawGrid, type Grid } from './table-grid.js';
 
 export type Cell = string | number | boolean | null | undefined;
 
@@ -30,7 +34,7 @@ export interface TableOptions {
   borderTitle?: string;
 }
 
-const ASCII_CHARS = {
+const ASCII_CHARS: Grid['chars'] = {
   top: '-', 'top-mid': '+', 'top-left': '+', 'top-right': '+',
   bottom: '-', 'bottom-mid': '+', 'bottom-left': '+', 'bottom-right': '+',
   left: '|', 'left-mid': '+', mid: '-', 'mid-mid': '+', right: '|', 'right-mid': '+', middle: '|',
@@ -46,19 +50,31 @@ export function renderTable<Row>(columns: Column<Row>[], rows: Row[], opts: Tabl
   const ascii = opts.border === 'ascii';
   const texts = rows.map((row) => columns.map((col) => cellText(col.value(row))));
   const compact = opts.compact ?? (ascii ? !texts.some((r) => r.some((t) => t.includes('\n'))) : false);
-  const table = new Table({
+  const grid: Grid = {
     head: columns.map((col) => c.bold(col.header)),
-    colAligns: columns.map((col) => col.align ?? 'left'),
-    // cli-table3 colours the head and border red/grey by default; we pass colours ourselves.
-    style: { head: [], border: [], compact },
-    ...(ascii ? { chars: ASCII_CHARS } : {}),
-  });
-  rows.forEach((row, i) => {
-    table.push(columns.map((col, j) => (col.color ? col.color(texts[i]![j]!, row, c) : texts[i]![j]!)));
-  });
-  let body = table.toString();
+    rows: rows.map((row, i) => columns.map((col, j) => (col.color ? col.color(texts[i]![j]!, row, c) : texts[i]![j]!))),
+    aligns: columns.map((col) => col.align ?? 'left'),
+    chars: ascii ? ASCII_CHARS : BOX_CHARS,
+    compact,
+  };
+  let body = drawable(grid) ? drawGrid(grid) : drawWithCliTable3(grid);
   if (ascii && opts.borderTitle) body = titleIntoBorder(body, opts.borderTitle);
   return opts.title ? `${c.bold(opts.title)}\n${body}` : body;
+}
+
+/** cli-table3, loaded only for a table ./table-grid.ts cannot measure. */
+export function drawWithCliTable3(grid: Grid): string {
+  // A synchronous, lazy load: renderTable is synchronous, and most runs never need it.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof CliTable3;
+  const table = new Table({
+    head: grid.head,
+    colAligns: grid.aligns,
+    // cli-table3 colours the head and border red/grey by default; we pass colours ourselves.
+    style: { head: [], border: [], compact: grid.compact },
+    chars: grid.chars,
+  });
+  table.push(...grid.rows);
+  return table.toString();
 }
 
 /**

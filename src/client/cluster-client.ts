@@ -4,9 +4,29 @@
  * remembered so the CLI can say so. Actions go to the member they concern (the leader for a
  * switchover, the target member for restart/reinit/reload) and a refusal carries the agent's text.
  */
-import type { ClusterJson, ClusterMember, HistoryRow, MemberStatus, ReinitializeBody, RestartBody, SwitchoverBody } from '../agent/api/index.js';
-import { AgentAuthFailed, AgentRefused, AgentUnreachable, InvalidAgentResponse, NoAgentReachable } from './errors.js';
-import { httpRequest, type Credentials, type HttpRequest, type TlsSettings } from './http.js';
+import {
+  AgentUnreachable,
+  decodeClusterJson,
+  decodeFailoverCandidates,
+  decodeHistory,
+  decodeJson,
+  decodeMemberStatus,
+  decodeObject,
+  httpRequest,
+  InvalidAgentResponse,
+  type ClusterJson,
+  type ClusterMember,
+  type Credentials,
+  type FailoverCandidatesJson,
+  type HistoryRow,
+  type HttpRequest,
+  type MemberStatus,
+  type ReinitializeBody,
+  type RestartBody,
+  type SwitchoverBody,
+  type TlsSettings,
+} from '../protocol/index.js';
+import { AgentAuthFailed, AgentRefused, NoAgentReachable } from './errors.js';
 
 export interface ClusterClientOptions {
   /** Base URLs (http(s)://host:port) in the order to try them. */
@@ -62,19 +82,22 @@ export class ClusterClient {
     return [...this.failures].map(([url, reason]) => ({ url, reason }));
   }
 
-  /** `GET /cluster` from the first agent that answers, plus its system identifier. */
+  /**
+   * `GET /cluster` from the first agent that answers, plus the system identifier: one request to an
+   * hactl agent (its /cluster carries `system_identifier`); a Patroni agent's /cluster has none, so
+   * then its `GET /patroni` (or the leader's) supplies it.
+   */
   async cluster(): Promise<ClusterSnapshot> {
     return this.firstAnswer(this.known, async (url) => {
-      const [cluster, status] = await Promise.all([
-        this.getJson(url, '/cluster', parseClusterJson),
-        // The identifier only decorates the table header: a member without PostgreSQL still serves /cluster.
-        this.getJson(url, '/patroni', parseMemberStatus).catch(() => null),
-      ]);
+      const cluster = await this.getJson(url, '/cluster', decodeClusterJson);
       this.learn(cluster);
-      let systemIdentifier = status?.database_system_identifier ?? null;
+      if (cluster.system_identifier) return { cluster, via: url, systemIdentifier: cluster.system_identifier };
+      // The identifier only decorates the table header: a member without PostgreSQL still serves /cluster.
+      let systemIdentifier = (await this.getJson(url, '/patroni', decodeMemberStatus).catch(() => null))?.database_system_identifier ?? null;
       const leader = cluster.members.find((m) => m.role === 'leader' || m.role === 'standby_leader');
       if (systemIdentifier === null && leader?.api_url && agentBaseUrl(leader.api_url) !== url) {
-        systemIdentifier = (await this.getJson(agentBaseUrl(leader.api_url), '/patroni', parseMemberStatus).catch(() => null))?.database_system_identifier ?? null;
+        // Only the table header's identifier: an unreachable leader leaves it blank.
+        systemIdentifier = (await this.getJson(agentBaseUrl(leader.api_url), '/patroni', decodeMemberStatus).catch(() => null))?.database_system_identifier ?? null;
       }
       return { cluster, via: url, systemIdentifier };
     });
@@ -83,16 +106,16 @@ export class ClusterClient {
   /** `GET /patroni` of one member (its own view: state, xlog, pause, pending restart, …). */
   async memberStatus(member: ClusterMember | string): Promise<MemberStatus> {
     const url = typeof member === 'string' ? member : requireApiUrl(member);
-    return this.getJson(url, '/patroni', parseMemberStatus);
+    return this.getJson(url, '/patroni', decodeMemberStatus);
   }
 
   async history(): Promise<HistoryRow[]> {
-    return this.firstAnswer(this.known, (url) => this.getJson(url, '/history', parseHistory));
+    return this.firstAnswer(this.known, (url) => this.getJson(url, '/history', decodeHistory));
   }
 
   /** The dynamic configuration (`GET /config`). */
   async dynamicConfig(): Promise<Record<string, unknown>> {
-    return this.firstAnswer(this.known, (url) => this.getJson(url, '/config', parseObject));
+    return this.firstAnswer(this.known, (url) => this.getJson(url, '/config', decodeObject));
   }
 
   /**
@@ -101,6 +124,21 @@ export class ClusterClient {
    */
   async switchover(kind: 'switchover' | 'failover', body: SwitchoverBody, targets: string[]): Promise<ActionReply> {
     return this.sendInTurn(targets, 'POST', `/${kind}`, body, kind);
+  }
+
+  /**
+   * GET /failover/candidates (hactl agents only): who would take the leader key and why each other
+   * member would not. Asked of `targets` in turn (the leader's agent first: it sees the most); the
+   * agent asks every member before answering, so this waits longer than a plain read.
+   */
+  async failoverCandidates(kind: 'switchover' | 'failover', candidate: string | null, targets: string[]): Promise<FailoverCandidatesJson> {
+    const query = new URLSearchParams();
+    if (candidate) query.set('candidate', candidate);
+    if (kind === 'switchover') query.set('kind', kind);
+    const qs = query.toString();
+    const path = `/failover/candidates${qs ? `?${qs}` : ''}`;
+    const urls = [...new Set(targets.map(agentBaseUrl))];
+    return this.firstAnswer(urls.length > 0 ? urls : this.known, (url) => this.getJson(url, path, decodeFailoverCandidates, this.readTimeoutMs + 5_000));
   }
 
   /** DELETE /switchover: cancel a scheduled switchover. */
@@ -130,7 +168,7 @@ export class ClusterClient {
    */
   async patchConfig(patch: Record<string, unknown>, targets: string[]): Promise<Record<string, unknown>> {
     const reply = await this.sendInTurn(targets.length > 0 ? targets : this.known, 'PATCH', '/config', patch, 'changing the configuration');
-    return parseObject(reply.text, reply.url);
+    return decodeObject(decodeJson(reply.text, reply.url), reply.url);
   }
 
   /** Agents of `cluster` ordered leader first, then the others, then the configured ones. */
@@ -156,12 +194,12 @@ export class ClusterClient {
     throw new NoAgentReachable(tried);
   }
 
-  private async getJson<T>(url: string, path: string, parse: (text: string, url: string) => T): Promise<T> {
-    const res = await httpRequest(url + path, this.request('GET', undefined, this.readTimeoutMs));
+  private async getJson<T>(url: string, path: string, decode: (value: unknown, url: string) => T, timeoutMs = this.readTimeoutMs): Promise<T> {
+    const res = await httpRequest(url + path, this.request('GET', undefined, timeoutMs));
     if (res.status === 401 || res.status === 403) throw new AgentAuthFailed(url, res.status, res.text, `GET ${path}`);
     // /config answers 502 without a config key; a health-style 503 body is still the member's JSON.
     if (res.status >= 400 && !(path === '/patroni' && res.status === 503)) throw new AgentRefused(url, res.status, res.text, `GET ${path}`);
-    return parse(res.text, url);
+    return decode(decodeJson(res.text, url), url);
   }
 
   private async sendInTurn(targets: string[], method: HttpRequest['method'], path: string, body: unknown, what: string): Promise<ActionReply> {
@@ -207,47 +245,4 @@ export function agentBaseUrl(url: string): string {
 function requireApiUrl(member: ClusterMember): string {
   if (!member.api_url) throw new InvalidAgentResponse('cluster', `member ${member.name} publishes no api_url`);
   return agentBaseUrl(member.api_url);
-}
-
-function parseJson(text: string, url: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    const snippet = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-    throw new InvalidAgentResponse(url, `not JSON: ${JSON.stringify(snippet)}`);
-  }
-}
-
-function parseObject(text: string, url: string): Record<string, unknown> {
-  const v = parseJson(text, url);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidAgentResponse(url, 'expected a JSON object');
-  return v as Record<string, unknown>;
-}
-
-export function parseClusterJson(text: string, url: string): ClusterJson {
-  const v = parseObject(text, url);
-  if (!Array.isArray(v.members)) throw new InvalidAgentResponse(url, '/cluster has no "members" list');
-  for (const m of v.members as unknown[]) {
-    const member = m as Record<string, unknown> | null;
-    if (typeof member !== 'object' || member === null || typeof member.name !== 'string' || typeof member.role !== 'string') {
-      throw new InvalidAgentResponse(url, '/cluster member without name or role');
-    }
-    // Patroni ≤ 3 says `master`; show it as the leader.
-    if ((member.role as string) === 'master') member.role = 'leader';
-    if (typeof member.state !== 'string') member.state = '';
-  }
-  if (typeof v.scope !== 'string') v.scope = '';
-  return v as unknown as ClusterJson;
-}
-
-export function parseMemberStatus(text: string, url: string): MemberStatus {
-  const v = parseObject(text, url);
-  if (typeof v.state !== 'string' && typeof v.role !== 'string') throw new InvalidAgentResponse(url, '/patroni has neither state nor role');
-  return v as unknown as MemberStatus;
-}
-
-function parseHistory(text: string, url: string): HistoryRow[] {
-  const v = parseJson(text, url);
-  if (!Array.isArray(v) || !v.every((row) => Array.isArray(row))) throw new InvalidAgentResponse(url, '/history is not a list of rows');
-  return v as HistoryRow[];
 }

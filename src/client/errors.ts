@@ -3,21 +3,8 @@
  * act on. The CLI prints `Error: <message>` and exits non-zero for every one of them.
  */
 
-/** One agent did not answer: connection refused, host unknown, TLS failure or timeout. */
-export class AgentUnreachable extends Error {
-  constructor(
-    readonly url: string,
-    readonly reason: string,
-    /**
-     * The connection was established before the failure, so the agent may have received (and be
-     * acting on) the request: a POST must not be retried on another agent then.
-     */
-    readonly connected = false,
-  ) {
-    super(`agent ${url} unreachable: ${reason}`);
-    this.name = 'AgentUnreachable';
-  }
-}
+// Wire failures are the protocol's; the CLI meets them through this module like the others.
+export { AgentUnreachable, InvalidAgentResponse, InvalidAgentUrl } from '../protocol/errors.js';
 
 /** No agent of the list answered; lists every address tried and why it failed. */
 export class NoAgentReachable extends Error {
@@ -43,7 +30,10 @@ export class AgentRefused extends Error {
     /** What was asked, for the message: "switchover", "restart of node2", … */
     readonly action: string,
   ) {
-    super(`${action} failed: ${text.trim() || `HTTP ${status}`} (HTTP ${status} from ${url})`);
+    // hactl's refusals may add one line per member after the agent's reason (issue 17): keep the
+    // reason and the status together on the first line, the members below it.
+    const [reason, ...detail] = text.trim().split('\n');
+    super(`${action} failed: ${reason || `HTTP ${status}`} (HTTP ${status} from ${url})${detail.map((line) => `\n  ${line}`).join('')}`);
     this.name = 'AgentRefused';
   }
 }
@@ -56,17 +46,6 @@ export class AgentAuthFailed extends AgentRefused {
     this.message =
       `${action} failed: ${text.trim() || 'not authenticated'} (HTTP ${status} from ${url}); ` +
       'set ctl.authentication (or restapi.authentication) in the config file, or HACTL_CTL_USERNAME/HACTL_CTL_PASSWORD';
-  }
-}
-
-/** The agent answered 2xx with something that is not the JSON we expect. */
-export class InvalidAgentResponse extends Error {
-  constructor(
-    readonly url: string,
-    reason: string,
-  ) {
-    super(`agent ${url} sent an invalid response: ${reason}`);
-    this.name = 'InvalidAgentResponse';
   }
 }
 

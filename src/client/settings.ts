@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
 import { envOverrides } from '../config/env.js';
 import { ClientSettingsError } from './errors.js';
-import type { Credentials, TlsSettings } from './http.js';
+import type { Credentials, TlsSettings } from '../protocol/index.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/ha.yml';
 
@@ -44,7 +44,8 @@ export interface ClientSettings {
 type Doc = Record<string, unknown>;
 
 export async function resolveClientSettings(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env): Promise<ClientSettings> {
-  const explicit = flags.config ?? (env.HACTL_CONFIG ? env.HACTL_CONFIG : undefined);
+  // patronictl's variable too, so an operator's shell profile keeps working.
+  const explicit = flags.config ?? (env.HACTL_CONFIG || env.PATRONICTL_CONFIG_FILE || undefined);
   const file = explicit ?? DEFAULT_CONFIG_FILE;
   const doc = await readConfigDoc(file, explicit !== undefined, env);
   const section = (name: string): Doc => asMap(doc?.[name], `${file}: ${name}`) ?? {};
@@ -117,7 +118,7 @@ async function readConfigDoc(file: string, explicit: boolean, env: NodeJS.Proces
     // The default file is optional: --api alone is enough.
     if (!explicit && code === 'ENOENT') return null;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ConfigError(`cannot read configuration file: ${why} (check -c/--config or HACTL_CONFIG)`, file);
+    throw new ConfigError(`cannot read configuration file: ${why} (check -c/--config, HACTL_CONFIG or PATRONICTL_CONFIG_FILE)`, file);
   }
   const { parse } = await import('yaml');
   let raw: unknown;

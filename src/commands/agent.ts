@@ -29,6 +29,7 @@ export default class AgentCommand extends Command {
         const [{ stringify }, { redactSecrets }] = await Promise.all([import('yaml'), import('../config/index.js')]);
         this.log(stringify(redactSecrets(result.config)).trimEnd());
       }
+      for (const warning of result.warnings) process.stderr.write(`WARNING: ${warning}\n`);
       for (const problem of result.problems) process.stderr.write(`${problem}\n`);
       if (result.problems.length > 0) this.exit(1);
       if (!flags.print) this.log(`${flags.config}: configuration is valid`);

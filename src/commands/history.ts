@@ -28,11 +28,12 @@ export default class History extends ClusterCommand {
     const colors = this.colors(flags);
     const frame = async () => {
       if (args.cluster !== undefined) this.checkClusterName(args.cluster, (await client.cluster()).cluster.scope);
-      return renderedText(renderHistory(await client.history(), { format: normalizeFormat(flags.format), colors }));
+      const text = await renderedText(renderHistory(await client.history(), { format: normalizeFormat(flags.format), colors }));
+      return flags.timestamp ? `${(await import('../cli/show-cluster.js')).timestampLine(new Date())}\n${text}` : text;
     };
     let watch: number | undefined;
     try {
-      watch = parseSeconds(flags.watch, 'watch');
+      watch = flags['watch-every'] !== undefined ? parseSeconds(flags['watch-every'], 'watch-every') : parseSeconds(flags.watch, 'watch');
     } catch (err) {
       this.fail(err);
     }

@@ -3,10 +3,11 @@
  * problem with `file:line:col`, the environment overrides applied on top (errors then name the variable).
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { ZodIssue } from 'zod';
 import { ConfigError } from './errors.js';
-import { envOverrides, type EnvOverride } from './env.js';
+import { envReport, type EnvOverride } from './env.js';
+import { contradictoryTags, reportKeys } from './key-report.js';
 import { configSchema, type HactlConfig } from './schema.js';
 import { timingViolation } from './timing.js';
 
@@ -51,7 +52,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || Object.keys(raw).length === 0) {
     throw new ConfigError('configuration is empty or not a mapping', `${file}:1:1`);
   }
-  const overrides = envOverrides(env);
+  const keys = reportKeys(doc, where);
+  if (keys.errors.length > 0) throw new ConfigErrors(keys.errors);
+  dropNulls(raw as Record<string, unknown>);
+  const fromEnv = envReport(env);
+  const overrides = fromEnv.overrides;
   for (const o of overrides) setPath(raw as Record<string, unknown>, o.path, o.value);
 
   const parsed = configSchema.safeParse(raw);
@@ -59,7 +64,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigErrors(parsed.error.issues.map((i) => issueError(i, doc, overrides, file, where)));
   }
   const config = parsed.data;
-  const warnings: string[] = [];
+  const warnings: string[] = [...keys.warnings, ...fromEnv.warnings];
+  for (const c of contradictoryTags(config.tags)) {
+    const tags = doc.getIn(['tags'], true);
+    const pair = isMap(tags) ? tags.items.find((p) => isScalar(p.key) && p.key.value === c.ignored) : undefined;
+    const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+    warnings.push(`${range ? where(range[0]) : file}: ${c.message}`);
+    // As Patroni: the boolean tag is the source of truth, as if the priority were not given.
+    delete (config.tags as Record<string, unknown>)[c.ignored];
+  }
   const violation = timingViolation(config.bootstrap.dcs);
   if (violation) warnings.push(`bootstrap.dcs: ${violation}`);
   return { config, file, warnings };
@@ -85,6 +98,17 @@ function issueError(
     if (node?.range) return new ConfigError(message, where(node.range[0]));
   }
   return new ConfigError(message, file);
+}
+
+/**
+ * `key:` with nothing after it (or only comments, as in Patroni's example files' `parameters:`) is YAML
+ * null; Patroni reads it as "not set", and so do we.
+ */
+function dropNulls(map: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(map)) {
+    if (v === null) delete map[k];
+    else if (typeof v === 'object' && !Array.isArray(v)) dropNulls(v as Record<string, unknown>);
+  }
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

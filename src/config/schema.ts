@@ -1,7 +1,7 @@
 /**
  * The configuration file schema: Patroni's keys (a patroni.yml with a `raft:` section loads as is),
  * validated once at the boundary. Unknown keys are kept, not rejected, so that a Patroni file with
- * options we do not implement yet still starts; `unknownKeys()` in load.ts reports them.
+ * options we do not implement yet still starts; key-report.ts warns about each of them (file:line).
  */
 import { z } from 'zod';
 
@@ -33,14 +33,55 @@ const bool = z.preprocess((v) => {
 
 const seconds = z.coerce.number().finite();
 
+/** Patroni's level names in any case; WARN and FATAL are its aliases of WARNING and CRITICAL. */
+const logLevel = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toUpperCase();
+    return s === 'WARN' ? 'WARNING' : s === 'FATAL' ? 'CRITICAL' : s;
+  },
+  z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL']),
+);
+
 export const postgresqlDynamicSchema = z
   .object({
     use_pg_rewind: bool.optional(),
     use_slots: bool.optional(),
     parameters: z.record(z.union([z.string(), z.number(), z.boolean()])).optional(),
     pg_hba: z.array(z.string()).optional(),
+    pg_ident: z.array(z.string()).optional(),
     recovery_conf: z.record(z.unknown()).optional(),
   })
+  .passthrough();
+
+/**
+ * Patroni's `standby_cluster` section: where the standby leader replicates from (a remote primary or
+ * cascade, and/or a WAL archive). Patroni counts the section only when host, port or restore_command is set.
+ */
+export const standbyClusterSchema = z
+  .object({
+    host: z.string().min(1).optional(),
+    port: z.coerce.number().int().min(1).max(65535).optional(),
+    primary_slot_name: z.string().min(1).optional(),
+    restore_command: z.string().min(1).optional(),
+    archive_cleanup_command: z.string().min(1).optional(),
+    recovery_min_apply_delay: z.union([z.string(), z.number()]).optional(),
+    create_replica_methods: z.array(z.string().min(1)).optional(),
+  })
+  .passthrough();
+
+const slotType = z.enum(['physical', 'logical']);
+const permanentSlotSchema = z
+  .object({
+    type: slotType.optional(),
+    database: z.string().min(1).optional(),
+    plugin: z.string().min(1).optional(),
+    /** Patroni: a physical slot only in a primary cluster, or only in a standby cluster. */
+    cluster_type: z.enum(['primary', 'standby']).optional(),
+  })
+  .passthrough();
+const ignoreSlotSchema = z
+  .object({ name: z.string().optional(), type: slotType.optional(), database: z.string().optional(), plugin: z.string().optional() })
   .passthrough();
 
 export const dynamicConfigSchema = z
@@ -50,15 +91,33 @@ export const dynamicConfigSchema = z
     retry_timeout: seconds.positive().default(10),
     maximum_lag_on_failover: z.coerce.number().int().min(0).default(1048576),
     maximum_lag_on_syncnode: z.coerce.number().int().min(-1).default(-1),
-    primary_start_timeout: seconds.min(0).default(300),
-    primary_stop_timeout: seconds.min(0).default(0),
+    // No defaults here (primaryStartTimeout / primaryStopTimeout below): the `config` key is written from
+    // the parsed bootstrap.dcs, and a default stored there would hide a later PATCH of the older name.
+    primary_start_timeout: seconds.min(0).optional(),
+    master_start_timeout: seconds.min(0).optional(),
+    primary_stop_timeout: seconds.min(0).optional(),
+    master_stop_timeout: seconds.min(0).optional(),
     synchronous_mode: z.union([bool, z.literal('quorum')]).default(false),
     synchronous_mode_strict: bool.default(false),
     synchronous_node_count: z.coerce.number().int().min(1).default(1),
     check_timeline: bool.default(false),
     pause: bool.default(false),
+    /** Patroni 3.0: a primary without the store goes on while every member accepts POST /failsafe (src/agent/ha/failsafe.ts). */
+    failsafe_mode: bool.default(false),
+    /**
+     * Patroni master (after 4.0): seconds a replica whose WAL still moves postpones the leader race
+     * (src/agent/ha/primary-race-backoff.ts); 0 or absent: off. No default, so `config` shows only what was set.
+     */
+    primary_race_backoff: seconds.min(0).optional(),
     postgresql: postgresqlDynamicSchema.default({}),
-    slots: z.record(z.object({ type: z.enum(['physical', 'logical']) }).passthrough()).optional(),
+    /** Permanent slots: Patroni also takes an empty value (null, 0, '') for a physical slot. */
+    slots: z.record(z.union([z.null(), z.literal(0), z.literal(''), permanentSlotSchema])).optional(),
+    /** Slots the agent leaves alone (any field left out matches everything). */
+    ignore_slots: z.array(ignoreSlotSchema).optional(),
+    /** Patroni 4: how long a departed member's physical slot is kept (0: dropped with the member key). */
+    member_slots_ttl: seconds.min(0).default(1800),
+    /** null: PATCH /config's way of removing the section (promote-cluster). */
+    standby_cluster: standbyClusterSchema.nullable().optional(),
   })
   .passthrough();
 
@@ -69,6 +128,8 @@ export const raftSchema = z
     bind_addr: hostPort.optional(),
     data_dir: z.string().min(1).optional(),
     password: z.string().optional(),
+    /** hactl: run the Raft port without a password on purpose (loopback demos and tests). */
+    allow_unauthenticated: bool.default(false),
   })
   .passthrough();
 
@@ -98,7 +159,27 @@ export const configSchema = z
     namespace: z.string().default('/service'),
     name: z.string().min(1),
     log: z
-      .object({ level: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL']).default('INFO') })
+      .object({
+        level: logLevel.default('INFO'),
+        type: z.enum(['plain', 'json']).default('plain'),
+        /** Python logging placeholders (`%(asctime)s`); with type json also a list of fields, `{field: newname}` renames. */
+        format: z.union([z.string(), z.array(z.union([z.string(), z.record(z.string())]))]).optional(),
+        dateformat: z.string().optional(),
+        static_fields: z.record(z.unknown()).optional(),
+        dir: z.string().min(1).optional(),
+        file_size: z.coerce.number().int().positive().optional(),
+        file_num: z.coerce.number().int().min(0).optional(),
+        /** Patroni 3.3+: a heartbeat line identical to the previous cycle's is not logged again (at INFO). */
+        deduplicate_heartbeat_logs: bool.default(false),
+        /** File permissions. `0640` reads as octal, as PyYAML reads it for Patroni (YAML 1.2 would say 640). */
+        mode: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .transform((m) => (m > 0o777 && /^[0-7]+$/.test(String(m)) ? parseInt(String(m), 8) : m))
+          .pipe(z.number().max(0o777, 'must be a file mode such as 0600'))
+          .optional(),
+      })
       .passthrough()
       .default({}),
     restapi: z
@@ -108,6 +189,24 @@ export const configSchema = z
         authentication: credentials.optional(),
         certfile: z.string().optional(),
         keyfile: z.string().optional(),
+        keyfile_password: z.string().optional(),
+        cafile: z.string().optional(),
+        ciphers: z.string().min(1).optional(),
+        verify_client: z.enum(['none', 'optional', 'required']).optional(),
+        /** Hosts, addresses and CIDR networks allowed to call unsafe methods (Patroni's allowlist). */
+        allowlist: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(z.string().min(1))).optional(),
+        allowlist_include_members: bool.optional(),
+        http_extra_headers: z.record(z.coerce.string()).optional(),
+        https_extra_headers: z.record(z.coerce.string()).optional(),
+        server_tokens: z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['minimal', 'productonly', 'original'])).optional(),
+        /**
+         * hactl: run with unsafe methods (switchover, PATCH /config, restart, …) open to anyone who can reach a
+         * non-loopback restapi.listen. Without it such an agent refuses to start (restapi-access.ts).
+         */
+        allow_unauthenticated_unsafe: bool.default(false),
+        /** hactl: connection caps of the REST server (file descriptors are shared with Raft and PostgreSQL). */
+        max_connections: z.coerce.number().int().min(1).default(200),
+        max_connections_per_address: z.coerce.number().int().min(1).default(50),
       })
       .passthrough(),
     ctl: z.object({ authentication: credentials.optional() }).passthrough().optional(),
@@ -140,12 +239,23 @@ export const configSchema = z
           .passthrough(),
         parameters: z.record(z.union([z.string(), z.number(), z.boolean()])).default({}),
         pg_hba: z.array(z.string()).optional(),
+        pg_ident: z.array(z.string()).optional(),
         use_pg_rewind: bool.optional(),
         remove_data_directory_on_rewind_failure: bool.default(false),
         remove_data_directory_on_diverged_timelines: bool.default(false),
         create_replica_methods: z.array(z.string()).default(['basebackup']),
         basebackup: optionList.optional(),
         pg_ctl_timeout: seconds.positive().default(60),
+        /** Local connections over the unix socket instead of TCP (Patroni's default: TCP). */
+        use_unix_socket: bool.default(false),
+        use_unix_socket_repl: bool.default(false),
+        /** Commands run as `<cmd> <action> <role> <scope>` (src/agent/callbacks.ts). */
+        callbacks: z
+          .object({ on_start: z.string().optional(), on_stop: z.string().optional(), on_restart: z.string().optional(), on_reload: z.string().optional(), on_role_change: z.string().optional() })
+          .passthrough()
+          .optional(),
+        pre_promote: z.string().optional(),
+        before_stop: z.string().optional(),
       })
       .passthrough(),
     watchdog: z
@@ -173,8 +283,18 @@ export const configSchema = z
           .default('on'),
         /** Seconds between the fence deadline and the end of the leader lease the agent believes in. */
         safety_margin: seconds.min(0).default(1),
-        /** Record written when the fence kills PostgreSQL; default `<data_dir>.fenced.json`. */
+        /** Directory of the fence's pid file, log and record; private to root/the agent (checked at start). */
+        dir: z.string().min(1).optional(),
+        /** Record written when the fence kills PostgreSQL; default `<fence.dir>/fenced.json`. */
         record_file: z.string().min(1).optional(),
+        /**
+         * Issue 17: the agent died while PostgreSQL runs as the primary. `wait` (default): nothing
+         * changes — the fence kills at the lease deadline, and systemd's restart of the agent resumes
+         * as leader while the lease holds; `kill`: kill PostgreSQL at once and release the leader key.
+         */
+        on_agent_death: z
+          .preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['wait', 'kill']))
+          .optional(),
       })
       .passthrough()
       .optional(),
@@ -194,16 +314,8 @@ export const configSchema = z
   })
   .passthrough()
   .superRefine((c, ctx) => {
-    if (c.tags.nofailover !== undefined && c.tags.failover_priority !== undefined) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['tags', 'failover_priority'],
-        message: 'set either nofailover or failover_priority, not both',
-      });
-    }
-    if (c.tags.nosync !== undefined && c.tags.sync_priority !== undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tags', 'sync_priority'], message: 'set either nosync or sync_priority, not both' });
-    }
+    // nofailover + failover_priority (nosync + sync_priority) are accepted as Patroni 3.3+ does: the
+    // boolean wins and a contradiction is warned about (load.ts, key-report.ts contradictoryTags).
     // The placeholder that keeps writes waiting in synchronous_mode_strict (src/agent/ha/sync-names.ts).
     if (c.name === '__patroni_strict_sync_replica_placeholder__') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['name'], message: 'is reserved for synchronous_mode_strict' });
@@ -215,6 +327,24 @@ export const configSchema = z
         message: `must not contain self_addr ${c.raft.self_addr}`,
       });
     }
+    // A voter that forgets term, vote and log on restart can vote twice in a term (src/raft/node/options.ts).
+    if (c.raft && !c.raft.data_dir) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['raft', 'data_dir'],
+        message: 'is required: the Raft member keeps its term, vote and log there (Patroni defaulted to the working directory; set data_dir: . for that)',
+      });
+    }
+    // Without a password anyone who reaches the Raft port can vote, write and expire keys.
+    if (c.raft && !c.raft.password && !c.raft.allow_unauthenticated) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['raft', 'password'],
+        message:
+          'is required: add `password: <secret>` under raft: (the same secret on every member); without it anyone who can reach the Raft port can vote, write and expire keys. ' +
+          'Patroni runs without one; to do that on purpose set raft.allow_unauthenticated: true',
+      });
+    }
     // One cluster store per agent. Neither is allowed here: configs for the memory store in tests, and
     // the agent refuses to start without one.
     if (c.raft && c.etcd3) {
@@ -224,5 +354,15 @@ export const configSchema = z
 
 export type HactlConfig = z.infer<typeof configSchema>;
 export type DynamicConfig = z.infer<typeof dynamicConfigSchema>;
+
+/** primary_start_timeout in seconds; Patroni reads the pre-2.1 master_start_timeout when it is absent (300). */
+export function primaryStartTimeout(dynamic: DynamicConfig): number {
+  return dynamic.primary_start_timeout ?? dynamic.master_start_timeout ?? 300;
+}
+
+/** primary_stop_timeout in seconds; Patroni reads the pre-2.1 master_stop_timeout when it is absent (0: none). */
+export function primaryStopTimeout(dynamic: DynamicConfig): number {
+  return dynamic.primary_stop_timeout ?? dynamic.master_stop_timeout ?? 0;
+}
 export type RaftSection = z.infer<typeof raftSchema>;
 export type Etcd3ConfigSection = z.infer<typeof etcd3Schema>;

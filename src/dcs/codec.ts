@@ -1,5 +1,5 @@
 /**
- * Stored values of the cluster keys, in Patroni's JSON shapes (patroni-behaviour.md section 0), and
+ * Stored values of the cluster keys, in Patroni's JSON shapes (docs/patroni-behaviour.md section 0), and
  * their decoding into the camelCase types of types.ts. Decoding is lenient the way Patroni's is: a
  * member key with garbage still names a member (so it is listed and never mistaken for absent),
  * unknown fields survive a round trip.
@@ -13,6 +13,7 @@ import type {
   ClusterView,
   FailoverRequest,
   FailoverRequestInput,
+  FailsafeTopology,
   Member,
   MemberData,
   MemberRole,
@@ -26,11 +27,13 @@ type Json = Record<string, unknown>;
 
 const ROLES: readonly MemberRole[] = ['primary', 'replica', 'standby_leader', 'demoted', 'promoted', 'uninitialized'];
 
-function lsnToJson(lsn: bigint): number | string {
+/** An LSN as JSON: a number while it is exact, a decimal string past 2^53. */
+export function lsnToJson(lsn: bigint): number | string {
   return lsn <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(lsn) : lsn.toString();
 }
 
-function lsnFromJson(value: unknown): bigint | null {
+/** An LSN from JSON (a non-negative integer or a decimal string), or null. */
+export function lsnFromJson(value: unknown): bigint | null {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return BigInt(value);
   if (typeof value === 'string' && /^\d+$/.test(value)) return BigInt(value);
   return null;
@@ -41,6 +44,7 @@ function parseObject(text: string): Json | null {
     const value: unknown = JSON.parse(text);
     return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
   } catch {
+    // Not JSON: the caller treats the key as holding nothing it can read.
     return null;
   }
 }
@@ -166,6 +170,7 @@ export function decodeHistory(text: string): TimelineSwitch[] {
   try {
     rows = JSON.parse(text);
   } catch {
+    // An unreadable history is an empty one: it only decorates GET /history and is rewritten at the next promotion.
     return [];
   }
   if (!Array.isArray(rows)) return [];
@@ -245,6 +250,23 @@ export interface StoredValue {
  * The whole cluster view from the keys under the cluster prefix, the same for every store.
  * `leaderExpiresInMs` is given by stores that know the remaining lease (the memory store).
  */
+/** Patroni writes the topology as compact JSON (`{"name":"http://…/patroni"}`). */
+export function encodeFailsafe(topology: FailsafeTopology): string {
+  return JSON.stringify(topology);
+}
+
+/** A JSON object whose values are all strings, else null (Patroni ignores a `/failsafe` holding anything else). */
+export function decodeFailsafe(text: string): FailsafeTopology | null {
+  const obj = parseObject(text);
+  if (!obj) return null;
+  const out: FailsafeTopology = {};
+  for (const [name, url] of Object.entries(obj)) {
+    if (typeof url !== 'string') return null;
+    out[name] = url;
+  }
+  return out;
+}
+
 export function decodeClusterView(keys: ClusterKeys, entries: Iterable<StoredValue>, leaderExpiresInMs: number | null = null): ClusterView {
   const byKey = new Map<string, StoredValue>();
   for (const e of entries) byKey.set(e.key, e);
@@ -254,6 +276,7 @@ export function decodeClusterView(keys: ClusterKeys, entries: Iterable<StoredVal
   const failover = byKey.get(keys.failover);
   const sync = byKey.get(keys.sync);
   const status = byKey.get(keys.status);
+  const failsafe = byKey.get(keys.failsafe);
   return {
     initialize: byKey.get(keys.initialize)?.value ?? null,
     config: config ? { data: decodeConfig(config.value), keyVersion: config.version } : null,
@@ -266,5 +289,6 @@ export function decodeClusterView(keys: ClusterKeys, entries: Iterable<StoredVal
     failover: failover ? decodeFailover(failover.value, failover.version) : null,
     sync: sync ? decodeSyncState(sync.value, sync.version) : null,
     status: status ? decodeStatus(status.value) : emptyStatus(),
+    failsafe: failsafe ? decodeFailsafe(failsafe.value) : null,
   };
 }

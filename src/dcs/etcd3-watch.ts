@@ -5,7 +5,7 @@
  * carry the previous value (`prev_kv`). Pure functions, tested through etcd3.test.ts.
  */
 import type { ClusterKeys } from './keys.js';
-import type { ClusterView } from './types.js';
+import { writeWakesWatch } from './store-plumbing.js';
 
 /** The parts of an etcd watch event (or key-value) this needs. */
 export interface WatchedKv {
@@ -13,20 +13,11 @@ export interface WatchedKv {
   value: string;
 }
 
+/** A lease expiry is a delete like any other; a renewal is a put of the same name over it. */
 export function etcdEventWakesWatch(k: ClusterKeys, type: 'put' | 'delete', kv: WatchedKv, prev: WatchedKv | undefined): boolean {
-  if (kv.key === k.leader) {
-    // A lease expiry is a delete like any other; a renewal is a put of the same name over it.
-    return type === 'delete' || prev === undefined || prev.value !== kv.value;
-  }
-  return kv.key === k.failover || kv.key === k.config || kv.key === k.initialize;
+  return writeWakesWatch(k, kv.key, prev?.value ?? null, type === 'delete' ? null : kv.value);
 }
 
-/** Whether the watched keys of `now` differ from those of `view` (for a view this client did not read). */
-export function watchedKeysDiffer(now: ClusterView, view: ClusterView): boolean {
-  return (
-    now.leader?.name !== view.leader?.name ||
-    now.initialize !== view.initialize ||
-    now.config?.keyVersion !== view.config?.keyVersion ||
-    now.failover?.keyVersion !== view.failover?.keyVersion
-  );
+export function kvText(kv: { key: Buffer; value: Buffer }): WatchedKv {
+  return { key: kv.key.toString(), value: kv.value.toString() };
 }

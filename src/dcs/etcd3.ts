@@ -27,17 +27,49 @@
  */
 import type { Etcd3, ICompare, IKeyValue, IOptions, IRequestOp, ITxnResponse } from 'etcd3';
 import { systemClock, type DcsClock } from './clock.js';
-import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
+import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeFailsafe, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
 import { withRetryTimeout } from './deadline.js';
-import { DcsError, DcsUnavailable } from './errors.js';
+import { DcsUnavailable } from './errors.js';
+import { absent, atVersion, buf, holds, onLease, prefixEnd, putOp } from './etcd3-ops.js';
 import { etcd3Connection, type Etcd3Connection, type Etcd3Section } from './etcd3-section.js';
-import { etcdEventWakesWatch, watchedKeysDiffer } from './etcd3-watch.js';
+import { isEtcdFailure, memberBreaker, retryable, type Etcd3Module } from './etcd3-failures.js';
+import { etcdEventWakesWatch, kvText } from './etcd3-watch.js';
 import { clusterKeys, type ClusterKeys } from './keys.js';
-import type { ClusterStatus, ClusterView, Dcs, FailoverRequestInput, MemberData, SyncStateInput, TimelineSwitch, WatchOptions, WatchResult } from './types.js';
-import { holderDeadlineMs, type Logger } from '../raft/kv/index.js';
+import { leaseDeadlineMonoMs } from './lease.js';
+import { checkRetryTimeout, DEFAULT_RETRY_TIMEOUT_MS, silentLogger, WatchWaits, watchedKeysDiffer } from './store-plumbing.js';
+import type { ClusterStatus, ClusterView, Dcs, FailoverRequestInput, FailsafeTopology, LeaderRelease, LeaseDeadline, MemberData, SyncStateInput, TimelineSwitch, WatchOptions, WatchResult } from './types.js';
+import type { Logger } from '../raft/kv/types.js';
 
-export type Etcd3Module = typeof import('etcd3');
+export type { Etcd3Module } from './etcd3-failures.js';
 export type { Etcd3Section } from './etcd3-section.js';
+
+/** Attempts of one etcd call (each to a member the pool picks) before its error is final. */
+const MAX_CALL_ATTEMPTS = 12;
+/** The pause before attempt n+1 is n × this, at most MAX_RETRY_PAUSE_MS. */
+const RETRY_PAUSE_MS = 50;
+const MAX_RETRY_PAUSE_MS = 400;
+
+/** Resolves after `ms` on `clock`, or at once when `signal` aborts (the caller then sees it aborted). */
+function pauseOn(clock: DcsClock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      cancel();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    // The system clock's timers do not keep the process alive; a call waiting to try again must (a CLI
+    // command or a test whose only pending work is this call would otherwise exit mid-call).
+    let cancel: () => void;
+    if (clock === systemClock) {
+      const timer = setTimeout(done, ms);
+      cancel = () => clearTimeout(timer);
+    } else {
+      cancel = clock.setTimer(ms, done);
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 export interface Etcd3DcsOptions {
   memberName: string;
@@ -47,6 +79,7 @@ export interface Etcd3DcsOptions {
   /** Monotonic, and the same clock the HA loop reads: lease deadlines are on it. */
   clock?: DcsClock;
   logger?: Logger;
+  section?: Etcd3Section; // handed to the fence (leaderRelease) for a release without this agent; none: no such release
 }
 
 /** A lease this client granted, and the ttl it was granted for. */
@@ -55,15 +88,6 @@ interface HeldLease {
   ttlMs: number;
 }
 
-/** Patroni's default retry_timeout, as in raft.ts (not imported from there: that would load the Raft node). */
-const DEFAULT_RETRY_TIMEOUT_MS = 10_000;
-
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const buf = (s: string): Buffer => Buffer.from(s, 'utf8');
-
-/** gRPC said the request never reached a member: safe to send elsewhere even when not idempotent. */
-const NOT_SENT = /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|failed to connect|Name resolution failed|etcdserver: no leader|circuit breaker is open/i;
-
 export class Etcd3Dcs implements Dcs {
   readonly memberName: string;
   readonly keys: ClusterKeys;
@@ -71,21 +95,21 @@ export class Etcd3Dcs implements Dcs {
   private readonly client: Etcd3;
   private retryTimeoutMs: number;
   private readonly clock: DcsClock;
+  /** The last failed attempt that was tried again, for the message when retry_timeout runs out. */
+  private lastRetried: { atMs: number; message: string } | null = null;
   private readonly logger: Logger;
-  private closed = false;
-  private leaseDeadline: number | null = null;
+  private readonly waits = new WatchWaits();
   private leaderLease: HeldLease | null = null;
   private memberLease: HeldLease | null = null;
   /** `status` as last read or written: a renewal republishes its retain_slots without a read. */
   private lastStatus: ClusterStatus = emptyStatus();
   /** etcd revision each view returned by this client was read at, so `watch(view)` replays from it. */
   private readonly viewRevisions = new WeakMap<ClusterView, bigint>();
-  private readonly pendingWatches = new Set<(result: WatchResult) => void>();
 
   constructor(
     private readonly lib: Etcd3Module,
     connection: Etcd3Connection,
-    options: Etcd3DcsOptions,
+    private readonly options: Etcd3DcsOptions,
   ) {
     this.memberName = options.memberName;
     this.keys = clusterKeys(options.namespace, options.scope);
@@ -93,7 +117,7 @@ export class Etcd3Dcs implements Dcs {
     this.endpoints = connection.endpoints;
     this.retryTimeoutMs = checkRetryTimeout(options.retryTimeoutMs ?? DEFAULT_RETRY_TIMEOUT_MS);
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? silent;
+    this.logger = options.logger ?? silentLogger;
     // The library's own retries would resend a conditional write whose outcome is unknown and then
     // report the lost compare as a lost race; `call` decides what may be sent again instead.
     const noRetry = { execute: <T>(fn: (context: { signal: AbortSignal }) => Promise<T>) => fn({ signal: new AbortController().signal }) };
@@ -101,21 +125,19 @@ export class Etcd3Dcs implements Dcs {
       ...connection.clientOptions,
       // Unary calls get a share of retry_timeout each, so a member that never answers leaves time to try another.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.attemptTimeoutMs() }),
-      faultHandling: { global: noRetry as unknown as NonNullable<IOptions['faultHandling']>['global'] },
+      faultHandling: {
+        global: noRetry as unknown as NonNullable<IOptions['faultHandling']>['global'],
+        host: () => memberBreaker(() => performance.now()) as unknown as ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>,
+      },
     });
   }
 
-  /** retry_timeout is dynamic configuration: the agent passes the cluster's value after each read of `config`. */
   setRetryTimeout(ms: number): void {
     this.retryTimeoutMs = checkRetryTimeout(ms);
   }
 
-  /**
-   * Monotonic ms (on the injected clock) until which the last CONFIRMED acquire/renewal lets this
-   * member believe it holds the leader key; null when it does not (never acquired, lost, released).
-   */
-  get leaseDeadlineMonoMs(): number | null {
-    return this.leaseDeadline;
+  async prepareShutdown(): Promise<void> {
+    // etcd runs apart from the agents: nothing to move before the leader key is released.
   }
 
   async getCluster(): Promise<ClusterView> {
@@ -128,16 +150,12 @@ export class Etcd3Dcs implements Dcs {
     return view;
   }
 
-  async attemptToAcquireLeader(ttlMs: number): Promise<boolean> {
-    return (await this.acquireLeaderLease(ttlMs)) !== null;
-  }
-
   /** Create-if-absent on a new lease; the lease deadline (holder's clock) when this call created the key, else null. */
-  async acquireLeaderLease(ttlMs: number): Promise<number | null> {
+  async attemptToAcquireLeader(ttlMs: number): Promise<LeaseDeadline> {
     const sentAt = this.clock.nowMs();
     const lease = await this.run('acquire the leader key', async (signal) => {
       const fresh = await this.grant(signal, ttlMs);
-      const res = await this.txn(signal, [this.absent(this.keys.leader)], [this.putOp(this.keys.leader, this.memberName, fresh.id)]);
+      const res = await this.txn(signal, [absent(this.keys.leader)], [putOp(this.keys.leader, this.memberName, fresh.id)]);
       if (res.succeeded) return fresh;
       this.revokeQuietly(fresh.id);
       return null;
@@ -145,12 +163,7 @@ export class Etcd3Dcs implements Dcs {
     if (lease === null) return null;
     if (this.leaderLease && this.leaderLease.id !== lease.id) this.revokeQuietly(this.leaderLease.id);
     this.leaderLease = lease;
-    this.leaseDeadline = holderDeadlineMs(sentAt, ttlMs);
-    return this.leaseDeadline;
-  }
-
-  async updateLeader(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}): Promise<boolean> {
-    return (await this.renewLeaderLease(ttlMs, lastLsn, slots)) !== null;
+    return leaseDeadlineMonoMs(sentAt, ttlMs);
   }
 
   /**
@@ -158,24 +171,25 @@ export class Etcd3Dcs implements Dcs {
    * gone or held by someone else. `status` goes into the same transaction, so it is published by
    * the holder only (and costs no extra round trip).
    */
-  async renewLeaderLease(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}): Promise<number | null> {
+  async updateLeader(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}, retainSlots?: readonly string[]): Promise<LeaseDeadline> {
     const sentAt = this.clock.nowMs();
-    const statusOps = lastLsn === null ? [] : [this.putOp(this.keys.status, encodeStatus({ lastLsn, slots, retainSlots: this.lastStatus.retainSlots }))];
+    const statusOps = lastLsn === null ? [] : [putOp(this.keys.status, encodeStatus({ lastLsn, slots, retainSlots: retainSlots ? [...retainSlots] : this.lastStatus.retainSlots }))];
     const lease = await this.run('update the leader key', async (signal) => {
       const held = this.leaderLease;
       if (held && held.ttlMs === ttlMs && (await this.keepAlive(signal, held.id))) {
         const res = await this.txn(
           signal,
-          [this.holds(this.keys.leader, this.memberName), { key: buf(this.keys.leader), target: 'Lease', result: 'Equal', lease: held.id }],
-          [this.putOp(this.keys.leader, this.memberName, held.id), ...statusOps],
+          [holds(this.keys.leader, this.memberName), onLease(this.keys.leader, held.id)],
+          [putOp(this.keys.leader, this.memberName, held.id), ...statusOps],
           [{ request_range: { key: buf(this.keys.leader) } }],
+          true,
         );
         if (res.succeeded) return held;
         // Our name on another lease (a grant whose answer we missed): move it onto a new lease below.
         if (res.responses[0]?.response_range?.kvs[0]?.value.toString() !== this.memberName) return null;
       }
       const fresh = await this.grant(signal, ttlMs);
-      const res = await this.txn(signal, [this.holds(this.keys.leader, this.memberName)], [this.putOp(this.keys.leader, this.memberName, fresh.id), ...statusOps]);
+      const res = await this.txn(signal, [holds(this.keys.leader, this.memberName)], [putOp(this.keys.leader, this.memberName, fresh.id), ...statusOps], [], true);
       if (!res.succeeded) {
         this.revokeQuietly(fresh.id);
         return null;
@@ -183,15 +197,16 @@ export class Etcd3Dcs implements Dcs {
       if (held) this.revokeQuietly(held.id);
       return fresh;
     });
-    if (lease === null) {
-      this.leaderLease = null;
-      this.leaseDeadline = null;
-      return null;
-    }
     this.leaderLease = lease;
-    this.leaseDeadline = holderDeadlineMs(sentAt, ttlMs);
-    if (lastLsn !== null) this.lastStatus = { lastLsn, slots, retainSlots: this.lastStatus.retainSlots };
-    return this.leaseDeadline;
+    if (lease === null) return null;
+    if (lastLsn !== null) this.lastStatus = { lastLsn, slots, retainSlots: retainSlots ? [...retainSlots] : this.lastStatus.retainSlots };
+    return leaseDeadlineMonoMs(sentAt, ttlMs);
+  }
+
+  /** Issue 17: our name on the lease of our last confirmed write — a lease is one process's own (leader-release.ts). */
+  leaderRelease(): LeaderRelease | null {
+    if (!this.leaderLease || !this.options.section) return null;
+    return { key: this.keys.leader, holder: this.memberName, version: null, lease: this.leaderLease.id, store: { kind: 'etcd3', section: { ...this.options.section } } };
   }
 
   async deleteLeader(lastLsn: bigint | null = null): Promise<boolean> {
@@ -201,16 +216,15 @@ export class Etcd3Dcs implements Dcs {
         if (lastLsn !== null) {
           const current = await this.call(signal, true, () => this.client.kv.range({ key: buf(this.keys.status), serializable: false }));
           const status = current.kvs[0] ? decodeStatus(current.kvs[0].value.toString()) : emptyStatus();
-          ops.push(this.putOp(this.keys.status, encodeStatus({ ...status, lastLsn })));
+          ops.push(putOp(this.keys.status, encodeStatus({ ...status, lastLsn })));
         }
         ops.push({ request_delete_range: { key: buf(this.keys.leader) } });
-        return (await this.txn(signal, [this.holds(this.keys.leader, this.memberName)], ops)).succeeded;
+        return (await this.txn(signal, [holds(this.keys.leader, this.memberName)], ops)).succeeded;
       });
     } finally {
       // Released, not ours, or unknown: this member gives up its claim either way.
       if (this.leaderLease) this.revokeQuietly(this.leaderLease.id);
       this.leaderLease = null;
-      this.leaseDeadline = null;
     }
   }
 
@@ -272,12 +286,15 @@ export class Etcd3Dcs implements Dcs {
     this.lastStatus = status;
   }
 
+  async setFailsafe(topology: FailsafeTopology): Promise<void> {
+    await this.setKey('write the failsafe key', this.keys.failsafe, encodeFailsafe(topology));
+  }
+
   async deleteCluster(): Promise<void> {
     await this.run('delete the cluster', (signal) =>
       this.call(signal, true, () => this.client.kv.deleteRange({ key: buf(this.keys.prefix), range_end: prefixEnd(this.keys.prefix) })),
     );
     this.leaderLease = null;
-    this.leaseDeadline = null;
   }
 
   /**
@@ -287,7 +304,7 @@ export class Etcd3Dcs implements Dcs {
    * reports the outage.
    */
   async watch(waitMs: number, options: WatchOptions = {}): Promise<WatchResult> {
-    this.assertOpen('watch the cluster keys');
+    this.waits.assertOpen('watch the cluster keys');
     const { signal, view } = options;
     if (signal?.aborted) return 'aborted';
     let revision = view ? this.viewRevisions.get(view) : undefined;
@@ -296,71 +313,46 @@ export class Etcd3Dcs implements Dcs {
       if (watchedKeysDiffer(now, view)) return 'changed';
       revision = this.viewRevisions.get(now);
     }
-    return new Promise<WatchResult>((resolve) => {
-      let done = false;
-      const builder = this.client.watch().prefix(buf(this.keys.prefix)).withPreviousKV();
-      if (revision !== undefined) builder.startRevision((revision + 1n).toString());
-      const watcher = builder.watcher();
-      // etcd sends prev_kv as null (not absent) for a key that did not exist before the put.
-      const wakes = (type: 'put' | 'delete') => (kv: IKeyValue, prev?: IKeyValue | null) => {
-        if (etcdEventWakesWatch(this.keys, type, kvText(kv), prev ? kvText(prev) : undefined)) finish('changed');
-      };
-      const onPut = wakes('put');
-      const onDelete = wakes('delete');
-      // etcd cancelled the watch (e.g. the view's revision was compacted): let the caller read again.
-      const onError = (err: Error): void => {
-        this.logger.debug(`dcs: etcd watch ended: ${err.message}`);
-        finish('changed');
-      };
-      const onAbort = (): void => finish('aborted');
-      const finish = (result: WatchResult): void => {
-        if (done) return;
-        done = true;
-        cancelTimer();
-        signal?.removeEventListener('abort', onAbort);
-        this.pendingWatches.delete(finish);
-        watcher.off('put', onPut).off('delete', onDelete).off('error', onError);
-        watcher.on('error', () => {}); // a late cancellation error has nobody to tell
-        watcher.cancel().catch(() => {});
-        resolve(result);
-      };
-      watcher.on('put', onPut).on('delete', onDelete).on('error', onError);
-      const cancelTimer = this.clock.setTimer(waitMs, () => finish('timeout'));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pendingWatches.add(finish);
-    });
+    return this.waits.wait({ waitMs, clock: this.clock, signal, subscribe: (wake) => this.watchPrefix(revision, wake) });
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const finish of [...this.pendingWatches]) finish('aborted');
+    if (this.waits.closed) return;
+    this.waits.close();
     // Leases are left to expire: the agent releases the leader key itself (deleteLeader) when it should.
     this.client.close();
+  }
+
+  /** An etcd watch on the cluster prefix from just after `revision`; calls `wake` on news; returns how to stop it. */
+  private watchPrefix(revision: bigint | undefined, wake: () => void): () => void {
+    const builder = this.client.watch().prefix(buf(this.keys.prefix)).withPreviousKV();
+    if (revision !== undefined) builder.startRevision((revision + 1n).toString());
+    const watcher = builder.watcher();
+    // etcd sends prev_kv as null (not absent) for a key that did not exist before the put.
+    const wakes = (type: 'put' | 'delete') => (kv: IKeyValue, prev?: IKeyValue | null) => {
+      if (etcdEventWakesWatch(this.keys, type, kvText(kv), prev ? kvText(prev) : undefined)) wake();
+    };
+    const onPut = wakes('put');
+    const onDelete = wakes('delete');
+    // etcd cancelled the watch (e.g. the view's revision was compacted): let the caller read again.
+    const onError = (err: Error): void => {
+      this.logger.debug(`dcs: etcd watch ended: ${err.message}`);
+      wake();
+    };
+    watcher.on('put', onPut).on('delete', onDelete).on('error', onError);
+    return () => {
+      watcher.off('put', onPut).off('delete', onDelete).off('error', onError);
+      // A cancellation error after the wait ended has nobody to tell: the watch is gone either way.
+      watcher.on('error', () => {});
+      watcher.cancel().catch(() => {});
+    };
   }
 
   // ---------------------------------------------------------------- helpers
 
   private decodeView(kvs: readonly IKeyValue[]): ClusterView {
-    // The remaining lease is etcd's to know (one more call per read); the holder has leaseDeadlineMonoMs.
+    // The remaining lease is etcd's to know (one more call per read); the holder has the deadline its writes returned.
     return decodeClusterView(this.keys, kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString(), version: Number(kv.mod_revision) })));
-  }
-
-  private absent(key: string): ICompare {
-    return { key: buf(key), target: 'Create', result: 'Equal', create_revision: 0 };
-  }
-
-  private holds(key: string, value: string): ICompare {
-    return { key: buf(key), target: 'Value', result: 'Equal', value: buf(value) };
-  }
-
-  /** `ifVersion`: 0 = only if absent, else only at that mod_revision. */
-  private atVersion(key: string, ifVersion: number): ICompare {
-    return ifVersion === 0 ? this.absent(key) : { key: buf(key), target: 'Mod', result: 'Equal', mod_revision: ifVersion };
-  }
-
-  private putOp(key: string, value: string, lease?: string): IRequestOp {
-    return { request_put: lease === undefined ? { key: buf(key), value: buf(value) } : { key: buf(key), value: buf(value), lease } };
   }
 
   private async setKey(operation: string, key: string, value: string, ifVersion?: number): Promise<boolean> {
@@ -369,20 +361,25 @@ export class Etcd3Dcs implements Dcs {
         await this.call(signal, true, () => this.client.kv.put({ key: buf(key), value: buf(value) }));
         return true;
       }
-      return (await this.txn(signal, [this.atVersion(key, ifVersion)], [this.putOp(key, value)])).succeeded;
+      return (await this.txn(signal, [atVersion(key, ifVersion)], [putOp(key, value)])).succeeded;
     });
   }
 
   private async deleteKey(operation: string, key: string, ifVersion?: number): Promise<boolean> {
     return this.run(operation, async (signal) => {
-      const compare = ifVersion === undefined ? [] : [this.atVersion(key, ifVersion)];
+      const compare = ifVersion === undefined ? [] : [atVersion(key, ifVersion)];
       const res = await this.txn(signal, compare, [{ request_delete_range: { key: buf(key) } }]);
       return res.succeeded && Number(res.responses[0]?.response_delete_range?.deleted ?? 0) > 0;
     });
   }
 
-  private txn(signal: AbortSignal, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[] = []): Promise<ITxnResponse> {
-    return this.call(signal, false, () => this.client.kv.txn({ compare, success, failure }));
+  /**
+   * A conditional write; `idempotent` when sending it again after it applied gives the same state
+   * and the same answer (a renewal: it compares our own name and puts the same value), so an
+   * outcome the dying member never told may be asked of another.
+   */
+  private txn(signal: AbortSignal, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[] = [], idempotent = false): Promise<ITxnResponse> {
+    return this.call(signal, idempotent, () => this.client.kv.txn({ compare, success, failure }));
   }
 
   /** etcd lease TTLs are whole seconds: round up, so etcd never expires a key before the ttl asked for. */
@@ -421,7 +418,7 @@ export class Etcd3Dcs implements Dcs {
 
   /** Best effort: a lease left behind expires by itself within its ttl, and holds no key of ours. */
   private revokeQuietly(id: string): void {
-    if (this.closed) return;
+    if (this.waits.closed) return;
     this.client.leaseClient.leaseRevoke({ ID: id }).catch((err: unknown) => this.logger.debug(`dcs: revoking etcd lease ${id} failed: ${String(err)}`));
   }
 
@@ -436,16 +433,19 @@ export class Etcd3Dcs implements Dcs {
       try {
         return await fn();
       } catch (err) {
-        if (signal.aborted || !this.retryable(err, idempotent) || attempt >= 2 * this.endpoints.length + 1) throw err;
+        if (signal.aborted || !retryable(this.lib, err, idempotent) || attempt >= MAX_CALL_ATTEMPTS) throw err;
         this.logger.debug(`dcs: etcd call failed (${(err as Error).message}), trying again`);
+        // A member's open breaker only repeats why it opened: keep that reason.
+        const breaker = /circuit breaker is open/i.test((err as Error).message);
+        this.lastRetried = { atMs: this.clock.nowMs(), message: breaker && this.lastRetried ? this.lastRetried.message : (err as Error).message };
+        // A dead member refuses at once, and the live ones answer "no leader" at once while they elect
+        // a new one (about a second): back to back, every attempt was spent within milliseconds and a
+        // member key write failed with one etcd member down (CI rehearsal, e2e etcd). retry_timeout
+        // (the signal) still bounds the whole call.
+        await pauseOn(this.clock, Math.min(RETRY_PAUSE_MS * attempt, MAX_RETRY_PAUSE_MS), signal);
+        if (signal.aborted) throw err;
       }
     }
-  }
-
-  private retryable(err: unknown, idempotent: boolean): boolean {
-    if (!(err instanceof Error)) return false;
-    if (NOT_SENT.test(err.message)) return true;
-    return idempotent && this.lib.isRecoverableError(err);
   }
 
   private attemptTimeoutMs(): number {
@@ -453,54 +453,24 @@ export class Etcd3Dcs implements Dcs {
   }
 
   private async run<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    this.assertOpen(operation);
+    this.waits.assertOpen(operation);
+    const startedMs = this.clock.nowMs();
     try {
       return await withRetryTimeout(operation, this.retryTimeoutMs, this.clock, fn);
     } catch (err) {
-      throw this.unavailable(operation, err);
+      throw this.unavailable(operation, err, startedMs);
     }
   }
 
   /** A DcsUnavailable naming the endpoints and what went wrong; errors that are not etcd's pass through. */
-  private unavailable(operation: string, err: unknown): unknown {
+  private unavailable(operation: string, err: unknown, startedMs: number): unknown {
     const timedOut = err instanceof DcsUnavailable && err.operation === operation;
-    if (!timedOut && !this.isEtcdFailure(err)) return err;
-    const why = timedOut ? `no answer within retry_timeout (${Math.round(this.retryTimeoutMs)} ms)` : (err as Error).message;
+    if (!timedOut && !isEtcdFailure(this.lib, err)) return err;
+    // Out of time while trying again: the last failure seen meanwhile says why (a refused connection, no leader).
+    const last = this.lastRetried && this.lastRetried.atMs >= startedMs ? `; last error: ${this.lastRetried.message}` : '';
+    const why = timedOut ? `no answer within retry_timeout (${Math.round(this.retryTimeoutMs)} ms)${last}` : (err as Error).message;
     return new DcsUnavailable(operation, `etcd is not accessible: ${this.endpoints.join(', ')}: could not ${operation}: ${why}`, { cause: err });
   }
-
-  private isEtcdFailure(err: unknown): boolean {
-    const l = this.lib;
-    if (!(err instanceof Error)) return false;
-    // Cockatiel's breaker error (the library's per-member circuit breaker) is not exported by etcd3.
-    if (err.name === 'BrokenCircuitError' || 'isBrokenCircuitError' in err) return true;
-    return [l.GRPCGenericError, l.EtcdError, l.EtcdLeaseInvalidError, l.EtcdAuthenticationFailedError, l.EtcdPermissionDeniedError, l.EtcdInvalidAuthTokenError].some((cls) => err instanceof cls);
-  }
-
-  private assertOpen(operation: string): void {
-    if (this.closed) throw new DcsError(`cannot ${operation}: the DCS client is closed`);
-  }
-}
-
-/** etcd's range end for "every key starting with `prefix`": the prefix with its last byte incremented. */
-function prefixEnd(prefix: string): Buffer {
-  const end = Buffer.from(prefix, 'utf8');
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]); // all 0xff: to the end of the keyspace
-}
-
-function kvText(kv: IKeyValue): { key: string; value: string } {
-  return { key: kv.key.toString(), value: kv.value.toString() };
-}
-
-function checkRetryTimeout(ms: number): number {
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`retry_timeout must be a positive number of ms, got ${ms}`);
-  return ms;
 }
 
 export interface StartEtcd3DcsOptions {
@@ -523,5 +493,5 @@ export async function startEtcd3Dcs(
 ): Promise<Etcd3Dcs> {
   const connection = await etcd3Connection(section);
   const lib = await import('etcd3');
-  return new Etcd3Dcs(lib, connection, { ...options, scope, namespace, logger });
+  return new Etcd3Dcs(lib, connection, { ...options, scope, namespace, logger, section });
 }

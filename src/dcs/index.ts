@@ -6,6 +6,7 @@ export { ManualClock, systemClock, type DcsClock } from './clock.js';
 export { withRetryTimeout } from './deadline.js';
 export {
   decodeConfig,
+  decodeFailsafe,
   decodeFailover,
   decodeHistory,
   decodeMember,
@@ -13,6 +14,7 @@ export {
   decodeSyncState,
   emptyStatus,
   encodeFailover,
+  encodeFailsafe,
   encodeHistory,
   encodeMember,
   encodeStatus,
@@ -20,4 +22,6 @@ export {
 } from './codec.js';
 export { MemoryDcs } from './memory.js';
 export { MemoryDcsStore, type MemoryKeyChange } from './memory-store.js';
-export { DEFAULT_RETRY_TIMEOUT_MS, RaftDcs, startRaftDcs, type RaftDcsOptions, type RaftSection, type StartRaftDcsOptions } from './raft.js';
+export { DEFAULT_RETRY_TIMEOUT_MS } from './store-plumbing.js';
+export { leaseDeadlineMonoMs, LEASE_MAX_DRIFT_RATIO } from './lease.js';
+export { RaftDcs, startRaftDcs, type RaftDcsOptions, type RaftSection, type StartRaftDcsOptions } from './raft.js';

@@ -14,6 +14,8 @@ export interface ClusterKeys {
   readonly failover: string;
   readonly sync: string;
   readonly status: string;
+  /** Patroni's `/failsafe`: the members (name → REST URL) the leader last saw; written by the leader with failsafe_mode. */
+  readonly failsafe: string;
   member(name: string): string;
 }
 
@@ -35,6 +37,7 @@ export function clusterKeys(namespace: string, scope: string): ClusterKeys {
     failover: `${prefix}failover`,
     sync: `${prefix}sync`,
     status: `${prefix}status`,
+    failsafe: `${prefix}failsafe`,
     member(name: string): string {
       if (name === '' || name.includes('/')) throw new RangeError(`invalid member name ${JSON.stringify(name)}`);
       return `${membersPrefix}${name}`;

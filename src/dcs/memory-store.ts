@@ -9,27 +9,11 @@ import { systemClock, type DcsClock } from './clock.js';
 import { DcsError } from './errors.js';
 import { clusterKeys, DEFAULT_NAMESPACE } from './keys.js';
 import { MemoryDcs } from './memory.js';
+import type { MemoryKeyChange, MemoryKv, StoredKey, WriteConditions } from './memory-kv.js';
 
-export interface StoredKey {
-  value: string;
-  version: number;
-  ttlMs: number | null;
-  expiresAtMs: number | null;
-}
+export type { MemoryKeyChange, StoredKey, WriteConditions } from './memory-kv.js';
 
-export interface MemoryKeyChange {
-  key: string;
-  prev: StoredKey | null;
-  next: StoredKey | null;
-  expired: boolean;
-}
-
-export interface WriteConditions {
-  ifVersion?: number;
-  ifValue?: string;
-}
-
-export class MemoryDcsStore {
+export class MemoryDcsStore implements MemoryKv {
   readonly clock: DcsClock;
   private readonly keys = new Map<string, StoredKey>();
   private readonly expiryTimers = new Map<string, () => void>();

@@ -7,16 +7,19 @@
  * Key semantics live in memory-store.ts. `setReachable(false)` on a client simulates a partition
  * (calls throw DcsUnavailable).
  */
-import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
-import { DcsError, DcsUnavailable } from './errors.js';
+import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeFailsafe, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
+import { DcsUnavailable } from './errors.js';
 import type { ClusterKeys } from './keys.js';
-import type { MemoryDcsStore, MemoryKeyChange } from './memory-store.js';
+import { leaseDeadlineMonoMs } from './lease.js';
+import type { MemoryKv } from './memory-kv.js';
+import { checkRetryTimeout, DEFAULT_RETRY_TIMEOUT_MS, WatchWaits, watchedKeysDiffer, writeWakesWatch } from './store-plumbing.js';
 import type {
   ClusterStatus,
   ClusterView,
   Dcs,
-  FailoverRequest,
   FailoverRequestInput,
+  FailsafeTopology,
+  LeaseDeadline,
   MemberData,
   SyncStateInput,
   TimelineSwitch,
@@ -26,14 +29,27 @@ import type {
 
 export class MemoryDcs implements Dcs {
   private reachable = true;
-  private closed = false;
-  private readonly pendingWatches = new Set<(result: WatchResult) => void>();
+  private readonly waits = new WatchWaits();
+  /** Calls never wait here; kept so the agent's dynamic retry_timeout is checked as on the real stores. */
+  private retryTimeoutMs = DEFAULT_RETRY_TIMEOUT_MS;
 
   constructor(
-    readonly store: MemoryDcsStore,
+    readonly store: MemoryKv,
     readonly memberName: string,
     readonly keys: ClusterKeys,
   ) {}
+
+  get retryTimeout(): number {
+    return this.retryTimeoutMs;
+  }
+
+  setRetryTimeout(ms: number): void {
+    this.retryTimeoutMs = checkRetryTimeout(ms);
+  }
+
+  async prepareShutdown(): Promise<void> {
+    // Nothing runs beside the store here: no leadership to move before the key is released.
+  }
 
   /** Simulate a partition between this member and the store. */
   setReachable(reachable: boolean): void {
@@ -45,16 +61,19 @@ export class MemoryDcs implements Dcs {
     return this.readView();
   }
 
-  async attemptToAcquireLeader(ttlMs: number): Promise<boolean> {
+  async attemptToAcquireLeader(ttlMs: number): Promise<LeaseDeadline> {
     this.check('acquire the leader key');
-    return this.store.set(this.keys.leader, this.memberName, { ttlMs, ifVersion: 0 });
+    const sentAt = this.store.clock.nowMs();
+    if (!this.store.set(this.keys.leader, this.memberName, { ttlMs, ifVersion: 0 })) return null;
+    return leaseDeadlineMonoMs(sentAt, ttlMs);
   }
 
-  async updateLeader(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}): Promise<boolean> {
+  async updateLeader(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}, retainSlots?: readonly string[]): Promise<LeaseDeadline> {
     this.check('update the leader key');
-    if (!this.store.set(this.keys.leader, this.memberName, { ttlMs, ifValue: this.memberName })) return false;
-    if (lastLsn !== null) this.writeStatus({ lastLsn, slots, retainSlots: this.currentStatus().retainSlots });
-    return true;
+    const sentAt = this.store.clock.nowMs();
+    if (!this.store.set(this.keys.leader, this.memberName, { ttlMs, ifValue: this.memberName })) return null;
+    if (lastLsn !== null) this.writeStatus({ lastLsn, slots, retainSlots: retainSlots ? [...retainSlots] : this.currentStatus().retainSlots });
+    return leaseDeadlineMonoMs(sentAt, ttlMs);
   }
 
   async deleteLeader(lastLsn: bigint | null = null): Promise<boolean> {
@@ -115,6 +134,11 @@ export class MemoryDcs implements Dcs {
     this.writeStatus(status);
   }
 
+  async setFailsafe(topology: FailsafeTopology): Promise<void> {
+    this.check('write the failsafe key');
+    this.store.set(this.keys.failsafe, encodeFailsafe(topology));
+  }
+
   async deleteCluster(): Promise<void> {
     this.check('delete the cluster');
     this.store.deletePrefix(this.keys.prefix);
@@ -124,35 +148,24 @@ export class MemoryDcs implements Dcs {
     this.check('watch the cluster keys');
     const { signal, view } = options;
     if (signal?.aborted) return 'aborted';
-    if (view && this.watchedKeysDiffer(view)) return 'changed';
-    return new Promise<WatchResult>((resolve) => {
-      let done = false;
-      const finish = (result: WatchResult): void => {
-        if (done) return;
-        done = true;
-        unsubscribe();
-        cancelTimer();
-        signal?.removeEventListener('abort', onAbort);
-        this.pendingWatches.delete(finish);
-        resolve(result);
-      };
-      const onAbort = (): void => finish('aborted');
-      const unsubscribe = this.store.subscribe((change) => {
-        if (this.wakesWatch(change)) finish('changed');
-      });
-      const cancelTimer = this.store.clock.setTimer(waitMs, () => finish('timeout'));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pendingWatches.add(finish);
+    if (view && watchedKeysDiffer(this.readView(), view)) return 'changed';
+    return this.waits.wait({
+      waitMs,
+      clock: this.store.clock,
+      signal,
+      subscribe: (wake) =>
+        this.store.subscribe((change) => {
+          if (writeWakesWatch(this.keys, change.key, change.prev?.value ?? null, change.next?.value ?? null)) wake();
+        }),
     });
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const finish of [...this.pendingWatches]) finish('aborted');
+    this.waits.close();
   }
 
   private check(operation: string): void {
-    if (this.closed) throw new DcsError(`cannot ${operation}: the DCS client is closed`);
+    this.waits.assertOpen(operation);
     if (!this.reachable) throw new DcsUnavailable(operation);
   }
 
@@ -169,28 +182,4 @@ export class MemoryDcs implements Dcs {
   private writeStatus(status: ClusterStatus): void {
     this.store.set(this.keys.status, encodeStatus(status));
   }
-
-  private watchedKeysDiffer(view: ClusterView): boolean {
-    const now = this.readView();
-    return (
-      now.leader?.name !== view.leader?.name ||
-      now.initialize !== view.initialize ||
-      now.config?.keyVersion !== view.config?.keyVersion ||
-      !sameFailover(now.failover, view.failover)
-    );
-  }
-
-  private wakesWatch(change: MemoryKeyChange): boolean {
-    const k = this.keys;
-    if (change.key === k.leader) {
-      // A renewal by the same holder is not news; a new holder, a delete or an expiry is.
-      return change.prev === null || change.next === null || change.prev.value !== change.next.value;
-    }
-    return change.key === k.failover || change.key === k.config || change.key === k.initialize;
-  }
-}
-
-function sameFailover(a: FailoverRequest | null, b: FailoverRequest | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.keyVersion === b.keyVersion;
 }

@@ -11,6 +11,7 @@
  * lower bound of the index the view was read at. Pure functions, tested through raft.test.ts.
  */
 import type { ClusterKeys } from './keys.js';
+import { watchedKeys, writeWakesWatch } from './store-plumbing.js';
 import type { ClusterView } from './types.js';
 import type { KvEntry, KvEvent } from '../raft/kv/types.js';
 
@@ -24,10 +25,6 @@ export interface WatchedKey {
 export interface WatchBaseline {
   keys: Map<string, WatchedKey | null>;
   maxVersion: number;
-}
-
-export function watchedKeys(k: ClusterKeys): string[] {
-  return [k.leader, k.initialize, k.config, k.failover];
 }
 
 /** Keys compared by holder/value; the others change identity with every write (memory: keyVersion). */
@@ -102,9 +99,7 @@ export function localStateDiffers(
 /** Whether one applied KV event wakes a watch (relative to `baseline` when the caller gave a view). */
 export function eventWakesWatch(k: ClusterKeys, event: KvEvent, baseline: WatchBaseline | null): boolean {
   const key = event.type === 'set' ? event.entry.key : event.key;
-  if (key !== k.leader && key !== k.initialize && key !== k.config && key !== k.failover) return false;
-  // A renewal by the same holder is not news; a new holder, a delete or an expiry is.
-  if (key === k.leader && event.type === 'set' && event.prev !== null && event.prev.value === event.entry.value) return false;
+  if (!writeWakesWatch(k, key, event.prev?.value ?? null, event.type === 'set' ? event.entry.value : null)) return false;
   if (baseline === null) return true;
   const seen = baseline.keys.get(key) ?? null;
   if (event.type === 'set') return event.entry.version > (seen?.version ?? baseline.maxVersion);

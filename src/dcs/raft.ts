@@ -15,17 +15,22 @@
  * shortened by the clock-drift bound, so it ends before any node can expire the key (proof in
  * src/raft/kv/lease.ts). A write whose outcome is unknown never extends it.
  */
-import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
+import { decodeClusterView, decodeStatus, emptyStatus, encodeFailover, encodeFailsafe, encodeHistory, encodeMember, encodeStatus, encodeSyncState } from './codec.js';
 import { systemClock, type DcsClock } from './clock.js';
 import { withRetryTimeout } from './deadline.js';
 import { DcsError, DcsUnavailable } from './errors.js';
 import { clusterKeys, type ClusterKeys } from './keys.js';
-import { baselineFromEntries, baselineFromView, eventWakesWatch, localStateDiffers, watchedKeys, type WatchBaseline } from './raft-watch.js';
+import { leaseDeadlineMonoMs } from './lease.js';
+import { baselineFromEntries, baselineFromView, eventWakesWatch, localStateDiffers, type WatchBaseline } from './raft-watch.js';
+import { checkRetryTimeout, DEFAULT_RETRY_TIMEOUT_MS, silentLogger, WatchWaits, watchedKeys } from './store-plumbing.js';
 import type {
   ClusterStatus,
   ClusterView,
   Dcs,
   FailoverRequestInput,
+  FailsafeTopology,
+  LeaderRelease,
+  LeaseDeadline,
   MemberData,
   SyncStateInput,
   TimelineSwitch,
@@ -33,10 +38,7 @@ import type {
   WatchResult,
 } from './types.js';
 import { RaftNode, RaftNotLeader, RaftRequestDenied, RaftStopped, RaftStorageError, RaftTimeout, RaftUnavailable } from '../raft/index.js';
-import { holderDeadlineMs, type KvCommand, type KvEntry, type KvResult, type Logger } from '../raft/kv/index.js';
-
-/** Patroni's default retry_timeout (dynamic config), used until the agent sets the cluster's. */
-export const DEFAULT_RETRY_TIMEOUT_MS = 10_000;
+import type { KvCommand, KvEntry, KvResult, Logger } from '../raft/kv/index.js';
 
 export interface RaftDcsOptions {
   memberName: string;
@@ -50,22 +52,20 @@ export interface RaftDcsOptions {
   ownsNode?: boolean;
 }
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
 const RAFT_FAILURES = [RaftTimeout, RaftUnavailable, RaftStopped, RaftStorageError, RaftNotLeader, RaftRequestDenied];
 
 export class RaftDcs implements Dcs {
   readonly memberName: string;
+  /** Version of our last confirmed acquire/renewal of the leader key; null when unknown or not ours. */
+  private leaderVersion: number | null = null;
   readonly keys: ClusterKeys;
   private retryTimeoutMs: number;
   private readonly clock: DcsClock;
   private readonly logger: Logger;
   private readonly ownsNode: boolean;
-  private closed = false;
-  private leaseDeadline: number | null = null;
+  private readonly waits = new WatchWaits();
   /** Raw versions behind each view this client returned, so `watch(view)` compares exactly. */
   private readonly baselines = new WeakMap<ClusterView, WatchBaseline>();
-  private readonly pendingWatches = new Set<(result: WatchResult) => void>();
 
   constructor(
     readonly node: RaftNode,
@@ -76,21 +76,12 @@ export class RaftDcs implements Dcs {
     this.keys.member(options.memberName); // validates the name
     this.retryTimeoutMs = checkRetryTimeout(options.retryTimeoutMs ?? DEFAULT_RETRY_TIMEOUT_MS);
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? silent;
+    this.logger = options.logger ?? silentLogger;
     this.ownsNode = options.ownsNode ?? false;
   }
 
-  /** retry_timeout is dynamic configuration: the agent passes the cluster's value after each read of `config`. */
   setRetryTimeout(ms: number): void {
     this.retryTimeoutMs = checkRetryTimeout(ms);
-  }
-
-  /**
-   * Monotonic ms (on the injected clock) until which the last CONFIRMED acquire/renewal lets this
-   * member believe it holds the leader key; null when it does not (never acquired, lost, released).
-   */
-  get leaseDeadlineMonoMs(): number | null {
-    return this.leaseDeadline;
   }
 
   async getCluster(): Promise<ClusterView> {
@@ -100,41 +91,27 @@ export class RaftDcs implements Dcs {
     return view;
   }
 
-  async attemptToAcquireLeader(ttlMs: number): Promise<boolean> {
-    return (await this.acquireLeaderLease(ttlMs)) !== null;
-  }
-
   /** Create-if-absent with ttl; the lease deadline (holder's clock) when this call created the key, else null. */
-  async acquireLeaderLease(ttlMs: number): Promise<number | null> {
+  async attemptToAcquireLeader(ttlMs: number): Promise<LeaseDeadline> {
     const sentAt = this.clock.nowMs();
-    const result = await this.write('acquire the leader key', { op: 'set', key: this.keys.leader, value: this.memberName, ttlMs, ifVersion: 0 });
-    if (!result.ok) return null;
-    this.leaseDeadline = holderDeadlineMs(sentAt, ttlMs);
-    return this.leaseDeadline;
-  }
-
-  async updateLeader(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}): Promise<boolean> {
-    return (await this.renewLeaderLease(ttlMs, lastLsn, slots)) !== null;
+    const result = await this.trackLeaderWrite(this.write('acquire the leader key', { op: 'set', key: this.keys.leader, value: this.memberName, ttlMs, ifVersion: 0 }));
+    return result.ok ? leaseDeadlineMonoMs(sentAt, ttlMs) : null;
   }
 
   /**
    * Renew (CAS on our own name) with ttl; the new lease deadline, or null when the key is gone or
    * held by someone else. Then publishes `status` best effort within what is left of retry_timeout.
    */
-  async renewLeaderLease(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}): Promise<number | null> {
+  async updateLeader(ttlMs: number, lastLsn: bigint | null, slots: Record<string, bigint> = {}, retainSlots?: readonly string[]): Promise<LeaseDeadline> {
     const sentAt = this.clock.nowMs();
-    const result = await this.write('update the leader key', { op: 'set', key: this.keys.leader, value: this.memberName, ttlMs, ifValue: this.memberName });
-    if (!result.ok) {
-      this.leaseDeadline = null;
-      return null;
-    }
-    const deadline = holderDeadlineMs(sentAt, ttlMs);
-    this.leaseDeadline = deadline;
+    const result = await this.trackLeaderWrite(this.write('update the leader key', { op: 'set', key: this.keys.leader, value: this.memberName, ttlMs, ifValue: this.memberName }));
+    if (!result.ok) return null;
+    const deadline = leaseDeadlineMonoMs(sentAt, ttlMs);
     if (lastLsn !== null) {
       const leftMs = this.retryTimeoutMs - (this.clock.nowMs() - sentAt);
       try {
         if (leftMs <= 0) throw new DcsUnavailable('write the status key', 'no time left within retry_timeout after the renewal');
-        await this.writeStatus({ lastLsn, slots, retainSlots: this.localStatus().retainSlots }, leftMs);
+        await this.writeStatus({ lastLsn, slots, retainSlots: retainSlots ? [...retainSlots] : this.localStatus().retainSlots }, leftMs);
       } catch (err) {
         if (!(err instanceof DcsError)) throw err;
         this.logger.warn(`dcs: leader key renewed, but publishing the last primary LSN failed: ${err.message}`);
@@ -150,10 +127,46 @@ export class RaftDcs implements Dcs {
       const holder = await this.run('read the leader key', (timeoutMs) => this.node.get(this.keys.leader, { timeoutMs }));
       if (holder?.value === this.memberName) await this.writeStatus({ ...this.localStatus(), lastLsn }, left());
     }
-    const result = await this.write('delete the leader key', { op: 'delete', key: this.keys.leader, ifValue: this.memberName }, left());
-    // Released, or not ours to begin with: either way this member no longer holds a lease.
-    this.leaseDeadline = null;
+    // Compare-and-delete on the exact write we last confirmed (issue 17): a release that comes late —
+    // after this member's key expired and it took the key again — never deletes the newer write
+    // (test/raft/kv/stale-release.property.test.ts). Unknown (a leader write whose outcome we could not
+    // learn): the holder alone, as before.
+    const version = this.leaderVersion;
+    this.leaderVersion = null;
+    const command: KvCommand = { op: 'delete', key: this.keys.leader, ifValue: this.memberName };
+    if (version !== null) command.ifVersion = version;
+    const result = await this.write('delete the leader key', command, left());
     return result.ok;
+  }
+
+  /**
+   * Issue 17: the release the fence carries out when this agent cannot — the exact version of our
+   * last confirmed write, and every member of the group (voters and learners, this node last: when
+   * the fence needs it, this node died with the agent or froze with it).
+   */
+  leaderRelease(): LeaderRelease | null {
+    if (this.leaderVersion === null) return null;
+    const { voters, learners } = this.node.membership;
+    const self = this.node.options.selfAddr;
+    const others = [...voters, ...learners].filter((a) => a !== self);
+    return {
+      key: this.keys.leader,
+      holder: this.memberName,
+      version: this.leaderVersion,
+      lease: null,
+      store: { kind: 'raft', addrs: [...new Set(others), self], password: this.node.options.password ?? null, clusterName: this.node.options.clusterName ?? '' },
+    };
+  }
+
+  /**
+   * Remembers the version (Raft index) of our last confirmed leader-key write; forgets it when a
+   * write fails or its outcome is unknown (then no exact version can be claimed).
+   */
+  private async trackLeaderWrite(write: Promise<KvResult>): Promise<KvResult> {
+    this.leaderVersion = null;
+    const result = await write;
+    if (result.ok && result.entry) this.leaderVersion = result.entry.version;
+    return result;
   }
 
   async touchMember(data: MemberData, ttlMs: number): Promise<void> {
@@ -198,6 +211,10 @@ export class RaftDcs implements Dcs {
     await this.writeStatus(status, this.retryTimeoutMs);
   }
 
+  async setFailsafe(topology: FailsafeTopology): Promise<void> {
+    await this.write('write the failsafe key', { op: 'set', key: this.keys.failsafe, value: encodeFailsafe(topology) });
+  }
+
   async deleteCluster(): Promise<void> {
     await this.write('delete the cluster', { op: 'deletePrefix', prefix: this.keys.prefix });
   }
@@ -208,31 +225,19 @@ export class RaftDcs implements Dcs {
    * the leader has nothing to wake for — its next `getCluster` reports the outage.
    */
   async watch(waitMs: number, options: WatchOptions = {}): Promise<WatchResult> {
-    this.assertOpen('watch the cluster keys');
+    this.waits.assertOpen('watch the cluster keys');
     if (!this.node.running) throw this.unavailable('watch the cluster keys', new RaftStopped(`raft node ${this.node.options.selfAddr} is not running`));
     const { signal, view } = options;
-    if (signal?.aborted) return 'aborted';
     const baseline = view ? (this.baselines.get(view) ?? baselineFromView(this.keys, view)) : null;
-    return new Promise<WatchResult>((resolve) => {
-      let done = false;
-      const finish = (result: WatchResult): void => {
-        if (done) return;
-        done = true;
-        unsubscribe();
-        cancelTimer();
-        signal?.removeEventListener('abort', onAbort);
-        this.pendingWatches.delete(finish);
-        resolve(result);
-      };
-      const onAbort = (): void => finish('aborted');
-      // Subscribe before looking at local state, so a change applied in between is never missed.
-      const unsubscribe = this.node.watch((event) => {
-        if (eventWakesWatch(this.keys, event, baseline)) finish('changed');
-      });
-      const cancelTimer = this.clock.setTimer(waitMs, () => finish('timeout'));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pendingWatches.add(finish);
-      if (baseline && this.localStateDiffers(baseline)) finish('changed');
+    return this.waits.wait({
+      waitMs,
+      clock: this.clock,
+      signal,
+      subscribe: (wake) =>
+        this.node.watch((event) => {
+          if (eventWakesWatch(this.keys, event, baseline)) wake();
+        }),
+      alreadyChanged: () => baseline !== null && this.localStateDiffers(baseline),
     });
   }
 
@@ -241,22 +246,22 @@ export class RaftDcs implements Dcs {
    * PostgreSQL stops, instead of inside `close()` after the key is released. Never throws; a
    * single-node store, or a transfer that does not complete in time, leaves things as they are.
    */
-  async handOverRaftLeadership(): Promise<void> {
-    if (this.closed || !this.node.isLeader) return;
+  async prepareShutdown(): Promise<void> {
+    if (this.waits.closed || !this.node.isLeader) return;
+    // A failed or slow transfer only means close() steps down later, as without this hook.
     await this.node.transferLeadership(null, this.node.options.electionTimeoutMinMs).catch(() => undefined);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const finish of [...this.pendingWatches]) finish('aborted');
+    if (this.waits.closed) return;
+    this.waits.close();
     if (this.ownsNode) await this.node.stop();
   }
 
   // ---------------------------------------------------------------- helpers
 
   private decodeView(entries: readonly KvEntry[]): ClusterView {
-    // The remaining lease is known only to the Raft leader's clock; the holder has leaseDeadlineMonoMs.
+    // The remaining lease is known only to the Raft leader's clock; the holder has the deadline its writes returned.
     return decodeClusterView(this.keys, entries);
   }
 
@@ -291,7 +296,7 @@ export class RaftDcs implements Dcs {
   }
 
   private async run<T>(operation: string, fn: (timeoutMs: number) => Promise<T>, budgetMs = this.retryTimeoutMs): Promise<T> {
-    this.assertOpen(operation);
+    this.waits.assertOpen(operation);
     if (budgetMs <= 0) throw this.unavailable(operation, null, budgetMs);
     try {
       return await withRetryTimeout(operation, budgetMs, this.clock, () => fn(budgetMs));
@@ -315,19 +320,11 @@ export class RaftDcs implements Dcs {
     );
   }
 
-  private assertOpen(operation: string): void {
-    if (this.closed) throw new DcsError(`cannot ${operation}: the DCS client is closed`);
-  }
 }
 
 function withVersion<C extends Extract<KvCommand, { op: 'set' | 'delete' }>>(command: C, ifVersion: number | undefined): C {
   if (ifVersion !== undefined) command.ifVersion = ifVersion;
   return command;
-}
-
-function checkRetryTimeout(ms: number): number {
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`retry_timeout must be a positive number of ms, got ${ms}`);
-  return ms;
 }
 
 /**
@@ -340,6 +337,8 @@ export interface RaftSection {
   bind_addr?: string;
   data_dir?: string;
   password?: string;
+  /** hactl: no password on purpose (otherwise the Raft node refuses to start without one). */
+  allow_unauthenticated?: boolean;
 }
 
 export interface StartRaftDcsOptions {
@@ -363,12 +362,18 @@ export async function startRaftDcs(
     // Patroni lets a node without self_addr read the store without voting; hactl does not (yet).
     throw new DcsError('raft.self_addr is required: every hactl agent runs a voting Raft member');
   }
+  if (!raft.data_dir) {
+    throw new DcsError('raft.data_dir is required: a voting Raft member keeps its term, vote and log on disk (Patroni used the working directory; set data_dir: . for that)');
+  }
   const node = new RaftNode({
     selfAddr: raft.self_addr,
     partnerAddrs: raft.partner_addrs ?? [],
     bindAddr: raft.bind_addr,
-    dataDir: raft.data_dir ?? null,
+    dataDir: raft.data_dir,
     password: raft.password ?? null,
+    allowUnauthenticated: raft.allow_unauthenticated === true,
+    // The scope salts the password's key: one derivation per process, none shared across clusters.
+    clusterName: scope,
     logger,
   });
   await node.start();

@@ -130,6 +130,14 @@ export interface ClusterStatus {
   retainSlots: string[];
 }
 
+/**
+ * The `failsafe` key (Patroni 3.0's failsafe_mode): every member the leader knew when it last wrote
+ * the key, name → REST API URL (`…/patroni`, as Patroni writes it). Without the store, the primary
+ * keeps running only while each of them accepts its `POST /failsafe`; a member missing from it may
+ * not take the leader key. Written by the leader, never expires.
+ */
+export type FailsafeTopology = Record<string, string>;
+
 /** A consistent snapshot of the cluster keys, read once per HA cycle. */
 export interface ClusterView {
   /** System identifier of the cluster; '' while a bootstrap is in progress; null when absent. */
@@ -143,6 +151,8 @@ export interface ClusterView {
   sync: SyncState | null;
   /** Empty (`lastLsn: null`) when the key is absent. */
   status: ClusterStatus;
+  /** The `failsafe` key; null/absent when there is none or it does not hold a JSON object of strings. */
+  failsafe?: FailsafeTopology | null;
 }
 
 /** Why `watch` returned. */
@@ -172,15 +182,23 @@ export interface Dcs {
   /** A linearizable read of all cluster keys (a view older than a committed write is not allowed). */
   getCluster(): Promise<ClusterView>;
 
-  /** Create the leader key with our name if absent. True only for the one client that created it. */
-  attemptToAcquireLeader(ttlMs: number): Promise<boolean>;
+  /**
+   * Create the leader key with our name if absent. For the one client that created it: the
+   * monotonic ms until which it may believe it holds the key (lease.ts: counted from when the write
+   * was sent, shortened by the clock-rate bound); null for everyone else. This is the ONE lease
+   * belief: the agent keeps what this returns and computes no deadline of its own.
+   */
+  attemptToAcquireLeader(ttlMs: number): Promise<LeaseDeadline>;
 
   /**
    * Renew the leader key if it still holds our name (its lease restarts at the store's apply time),
-   * then publish `status` (lastLsn, slots). False if the key is gone or held by someone else. The
-   * status write is best effort: the lease was renewed even if it fails.
+   * then publish `status` (lastLsn, slots, and retainSlots when given: otherwise the stored list stays).
+   * The new lease deadline, as for `attemptToAcquireLeader`;
+   * null if the key is gone or held by someone else. A call that throws (outcome unknown) gives
+   * no deadline, so the caller keeps the last confirmed one. The status write is best effort: the
+   * lease was renewed even if it fails.
    */
-  updateLeader(ttlMs: number, lastLsn: bigint | null, slots?: Record<string, bigint>): Promise<boolean>;
+  updateLeader(ttlMs: number, lastLsn: bigint | null, slots?: Record<string, bigint>, retainSlots?: readonly string[]): Promise<LeaseDeadline>;
 
   /** Delete the leader key if it holds our name; `lastLsn` (a clean shutdown checkpoint) goes to `status` first. */
   deleteLeader(lastLsn?: bigint | null): Promise<boolean>;
@@ -206,6 +224,9 @@ export interface Dcs {
 
   setStatus(status: ClusterStatus): Promise<void>;
 
+  /** Overwrite the `failsafe` key (the leader does, with failsafe_mode on, when the members changed). */
+  setFailsafe(topology: FailsafeTopology): Promise<void>;
+
   /** Remove every key of the cluster (`hactl remove`). */
   deleteCluster(): Promise<void>;
 
@@ -218,6 +239,51 @@ export interface Dcs {
    */
   watch(waitMs: number, options?: WatchOptions): Promise<WatchResult>;
 
+  /** retry_timeout is dynamic configuration: the agent passes the cluster's value after each read of `config`. */
+  setRetryTimeout(ms: number): void;
+
+  /**
+   * The agent is shutting down as the leader-key holder and is about to stop PostgreSQL and release
+   * the key: move now whatever the store can move in parallel (the Raft store hands its Raft
+   * leadership to a peer), so that the release and the replicas' race meet a settled store.
+   * Never throws; a store with nothing to do resolves at once.
+   */
+  prepareShutdown(): Promise<void>;
+
+  /**
+   * Issue 17: what another process (the fence) needs to give our leader key up exactly as we hold it
+   * now — the key, our name, the version or lease of our last CONFIRMED acquire/renewal — and where
+   * the store can be reached without this agent. Null when we hold no confirmed claim (or the store
+   * cannot be reached from outside the agent: the memory store of tests).
+   */
+  leaderRelease?(): LeaderRelease | null;
+
   /** Release resources (timers, connections). The object is unusable afterwards. */
   close(): Promise<void>;
 }
+
+/**
+ * A leader-key release another process can carry out (src/dcs/leader-release.ts). The delete compares
+ * the exact write it names, never the holder alone when the write is known, so a release that comes
+ * late — after the key expired and someone, or this member's next incarnation, took it — deletes nothing.
+ */
+export interface LeaderRelease {
+  key: string;
+  holder: string;
+  /** Raft store: the version (Raft index) of our last confirmed write of the key; null: unknown. */
+  version: number | null;
+  /** etcd: the lease our last confirmed write put the key on (a new acquire or a restarted agent grants a new one). */
+  lease: string | null;
+  store: ReleaseStore;
+}
+
+/** Where a release can be sent (every member: any reachable one will do). Holds secrets: never logged. */
+export type ReleaseStore =
+  | { kind: 'raft'; addrs: string[]; password: string | null; clusterName: string }
+  | { kind: 'etcd3'; section: Record<string, unknown> };
+
+/**
+ * Monotonic ms, on the clock the store was given (the HA loop's: performance.now() in production),
+ * until which a confirmed leader-key write may be believed; null when the write did not take.
+ */
+export type LeaseDeadline = number | null;

@@ -4,6 +4,7 @@
 // timing (ttl 6 / loop_wait 1 / retry_timeout 2) and fsync off: fast to start, not for data.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { isLoopbackHost } from '../agent/restapi-settings.js';
 import { freePorts } from './ports.js';
 
 export interface LocalTiming {
@@ -16,8 +17,14 @@ export const FAST_TIMING: LocalTiming = { ttl: 6, loop_wait: 1, retry_timeout: 2
 
 export interface LocalMember {
   name: string;
-  /** Directory of this member: config, data, raft, pgpass, unix sockets. */
+  /** Directory of this member, the PostgreSQL user's: config, data, pgpass, unix sockets, agent log. */
   base: string;
+  /**
+   * The agent's own directory of this member (root's when the agent runs as root), beside `base` and
+   * not inside it: the Raft journal lives here (issue 14: a journal under the PostgreSQL user's tree
+   * lets that user redirect root's writes). `<base>.agent`, made by writeMemberConfigs.
+   */
+  agentDir: string;
   configPath: string;
   dataDir: string;
   /** Address the member's REST API, PostgreSQL and Raft listen on. */
@@ -60,7 +67,9 @@ export function memberConfigYaml(member: LocalMember, all: readonly LocalMember[
     ? `raft:
   self_addr: '${member.host}:${member.raftPort}'
   partner_addrs: [${partners.join(', ')}]
-  data_dir: ${member.base}/raft
+  data_dir: ${member.agentDir}/raft
+  # A throw-away cluster on this host or in test namespaces: no Raft password on purpose.
+  allow_unauthenticated: true
 `
     : '';
   const cidrs = hbaCidrs(member, options.trustedCidrs ?? []);
@@ -74,7 +83,7 @@ log:
 restapi:
   listen: ${member.host}:${member.apiPort}
   connect_address: ${member.host}:${member.apiPort}
-${raft}bootstrap:
+${isLoopbackHost(member.host) ? '' : '  # A throw-away cluster in test network namespaces: no REST authentication on purpose.\n  allow_unauthenticated_unsafe: true\n'}${raft}bootstrap:
   dcs:
     ttl: ${timing.ttl}
     loop_wait: ${timing.loop_wait}
@@ -145,6 +154,7 @@ export async function planMembers(options: PlanOptions): Promise<LocalMember[]> 
       name: `node${i + 1}`,
       base,
       configPath: path.join(base, 'ha.yml'),
+      agentDir: `${base}.agent`,
       dataDir: path.join(base, 'data'),
       host: hostOf(i),
       apiPort: ports[i * 3]!,
@@ -163,8 +173,28 @@ export async function writeMemberConfigs(
   options: Omit<MemberConfigOptions, 'extraYaml' | 'watchdog'> & { extraYaml?: PerMember<string>; watchdog?: PerMember<MemberConfigOptions['watchdog']> },
 ): Promise<void> {
   for (const m of members) {
+    if (options.raft) await makeAgentDir(m.agentDir);
     const yaml = memberConfigYaml(m, members, { ...options, extraYaml: options.extraYaml?.(m.name), watchdog: options.watchdog?.(m.name) });
     await fs.writeFile(m.configPath, yaml, { mode: 0o600 });
+  }
+}
+
+/**
+ * The agent's directory of a member, private to the agent's user (0700). Made here rather than left to
+ * the Raft store's recursive mkdir, so that a directory someone else planted at that name first (a
+ * link, another owner) is refused instead of used.
+ */
+async function makeAgentDir(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { mode: 0o700 });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = await fs.lstat(dir);
+  const mine = process.getuid?.() ?? st.uid;
+  if (!st.isDirectory() || st.uid !== mine || (st.mode & 0o077) !== 0) {
+    throw new Error(`${dir} already exists and is not a private directory of this user (0700): remove it or choose another directory`);
   }
 }
 

@@ -4,10 +4,12 @@
 // own process group, so Ctrl-C reaches only the demo, which then stops them in order: SIGTERM,
 // wait, SIGKILL as the last resort, directories removed unless kept.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs';
+import { constants, mkdtempSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chownForUser, resolveOsUser } from '../postgres/os-user.js';
+import { defaultFenceDir } from '../agent/fence/settings.js';
+import { chownForUser, ensureDirForUser, resolveOsUser } from '../postgres/os-user.js';
+import { removeTreeForUser } from '../postgres/user-files.js';
 import type { PgOsUser } from '../postgres/types.js';
 import { FAST_TIMING, planMembers, writeMemberConfigs, type LocalMember, type LocalTiming } from './config.js';
 import { clusterReadiness, type Readiness, type StatusLike } from './readiness.js';
@@ -88,15 +90,19 @@ export class LocalCluster {
         throw err;
       });
     }
-    await chownForUser(dir, user, 0o700);
+    // The demo directory stays ours (root's): each member's directory in it is the PostgreSQL user's,
+    // and beside it `<member>.agent` holds the Raft journal, out of that user's reach (issue 14). A
+    // directory we made is opened for traversal; one the user gave is used as it is.
+    if (!user.switchUser) await chownForUser(dir, user, 0o700);
+    else if (createdDir) await fs.chmod(dir, 0o755);
+    else await checkTraversable(path.join(dir, 'node1'), user);
     const scope = options.scope ?? 'demo';
     const timing = options.timing ?? FAST_TIMING;
     const members = await planMembers({
       size: options.size,
       makeBase: async (i) => {
         const base = path.join(dir, `node${i + 1}`);
-        await fs.mkdir(base);
-        await chownForUser(base, user, 0o700);
+        await ensureDirForUser(base, user, 0o700);
         return base;
       },
     });
@@ -116,7 +122,8 @@ export class LocalCluster {
   start(env: NodeJS.ProcessEnv = process.env): void {
     process.once('exit', this.onExit);
     for (const m of this.members) {
-      const log = openSync(this.logPath(m), 'a', 0o600);
+      // The member directory is the PostgreSQL user's: never append to what a link there points at.
+      const log = openSync(this.logPath(m), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       try {
         const child = spawn(process.execPath, [this.binPath, 'agent', '-c', m.configPath], {
           detached: true,
@@ -143,6 +150,7 @@ export class LocalCluster {
           const res = await fetch(`http://${m.host}:${m.apiPort}/patroni`, { signal: AbortSignal.timeout(timeoutMs) });
           return { name: m.name, status: (await res.json()) as StatusLike };
         } catch {
+          // Not answering yet: the readiness wait asks again.
           return { name: m.name, status: null };
         }
       }),
@@ -193,11 +201,17 @@ export class LocalCluster {
   }
 
   private async removeFiles(): Promise<void> {
+    // The trees are the PostgreSQL user's: removed as that user (user-files.ts says why), then each fence's directory.
+    const user = await resolveOsUser();
     if (this.createdDir) {
-      await fs.rm(this.dir, { recursive: true, force: true });
+      await removeTreeForUser(this.dir, user);
     } else {
-      for (const m of this.members) await fs.rm(m.base, { recursive: true, force: true });
+      for (const m of this.members) {
+        await removeTreeForUser(m.base, user);
+        await fs.rm(m.agentDir, { recursive: true, force: true });
+      }
     }
+    for (const m of this.members) await fs.rm(defaultFenceDir(m.dataDir), { recursive: true, force: true });
   }
 
   /** Last resort (also on an unexpected exit of the demo): SIGKILL agents and postmasters. */

@@ -64,6 +64,17 @@ function connectHelp(cluster: LocalCluster, bin: string, c: ChalkInstance): stri
   return lines.join('\n');
 }
 
+/** Until every member in `streaming` shows as streaming in GET /cluster, or `withinMs` passes. */
+async function keysAgree(client: ClusterClient, streaming: readonly string[], withinMs: number): Promise<void> {
+  const until = performance.now() + withinMs;
+  for (let attempt = 0; attempt < 100 && performance.now() < until; attempt++) {
+    const snap = await client.cluster().catch(() => null);
+    const shown = new Set(snap?.cluster.members.filter((m) => m.state === 'streaming').map((m) => m.name) ?? []);
+    if (streaming.every((n) => shown.has(n))) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export async function runDemo(options: DemoOptions): Promise<number> {
   const out = options.out ?? ((t: string) => void process.stdout.write(t));
   const err = options.err ?? ((t: string) => void process.stderr.write(t));
@@ -97,6 +108,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         return `(topology unavailable: ${(e as Error).message})`;
       }
     };
+    // The table comes from the member keys, which each agent rewrites once per loop_wait: wait (a
+    // few loops at most) until they say what "ready" just said, so the first table does not show
+    // a streaming replica as "creating replica".
+    await keysAgree(client, ready.streaming, 3 * t.loop_wait * 1000);
     const help = connectHelp(cluster, options.bin, c);
     out(`\n${await topology()}\n\n${help}\n`);
     if (options.exitAfterReady) return await stopCluster(cluster, options, out, 0);

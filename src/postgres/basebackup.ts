@@ -56,8 +56,21 @@ export function commandLineArgs(options: CommandLineOptions | undefined, reserve
   return args;
 }
 
+/**
+ * Flags hactl passes anyway (its progress parser reads their output): a config that asks for them too,
+ * as Patroni's example postgres1.yml does with `- verbose`, gets them once. Patroni allows them.
+ */
+const ALREADY_PASSED = new Set(['verbose', 'v', 'progress', 'P']);
+
+function withoutAlreadyPassed(options: CommandLineOptions | undefined): CommandLineOptions | undefined {
+  if (options === undefined) return undefined;
+  const flag = (key: string) => ALREADY_PASSED.has(key.replace(/^-+/, ''));
+  if (!Array.isArray(options)) return Object.fromEntries(Object.entries(options).filter(([k, v]) => !(flag(k) && v === true)));
+  return options.filter((item) => (typeof item === 'string' ? !flag(item) : !Object.entries(item).every(([k, v]) => flag(k) && v === true)));
+}
+
 export function basebackupArgs(options: CommandLineOptions | undefined): string[] {
-  const args = commandLineArgs(options, BASEBACKUP_RESERVED, 'postgresql.basebackup');
+  const args = commandLineArgs(withoutAlreadyPassed(options), BASEBACKUP_RESERVED, 'postgresql.basebackup');
   // A fast checkpoint unless the config asks otherwise: Patroni's default spread checkpoint made a
   // clone right after a bulk load wait checkpoint_timeout × completion_target (270 s vs 0.9 s here).
   return args.some((a) => a.startsWith('--checkpoint')) ? args : ['--checkpoint=fast', ...args];

@@ -16,6 +16,7 @@ async function isExecutable(file: string): Promise<boolean> {
     await fs.access(file, constants.X_OK);
     return true;
   } catch {
+    // Missing or not executable: not a usable binary here, the next directory is tried.
     return false;
   }
 }
@@ -32,6 +33,7 @@ async function versionedDirs(root: string, pattern: RegExp, suffix: string): Pro
   try {
     names = await fs.readdir(root);
   } catch {
+    // No such install root on this machine: nothing to find there.
     return [];
   }
   return names

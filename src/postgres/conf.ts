@@ -23,6 +23,9 @@ const MANAGED_PARAMETERS = new Set([
   'standby_mode',
 ]);
 
+/** recovery_conf keys a replica's role decides instead (and standby_mode, which PostgreSQL 12 dropped). */
+const NOT_FROM_RECOVERY_CONF = new Set(['primary_conninfo', 'primary_slot_name', 'standby_mode']);
+
 /** Recovery settings that would override ours if left in postgresql.auto.conf (pg_basebackup -R writes them). */
 export const RECOVERY_PARAMETERS = [
   'primary_conninfo',
@@ -126,12 +129,31 @@ export function buildParameters(options: PostgresOptions, role: NodeRole, majorV
     merged.ident_file = `${configDirOf(options)}/pg_ident.conf`;
   }
   if (role.role === 'replica') {
-    if (role.primary) {
+    // Patroni's build_recovery_params: recovery_conf minus the targets (a replica recovers to the end)
+    // and minus what the member's role decides (where it streams from).
+    for (const [name, value] of Object.entries(options.recovery_conf ?? {})) {
+      const lower = name.toLowerCase();
+      if (!PARAMETER_NAME.test(name)) throw new PostgresConfigError(`postgresql.recovery_conf: ${JSON.stringify(name)} is not a valid parameter name`);
+      if (lower.startsWith('recovery_target') || NOT_FROM_RECOVERY_CONF.has(lower)) continue;
+      merged[lower] = value;
+    }
+    // nostream: no WAL streaming at all, only the archive (Patroni's _get_node_to_follow gives None).
+    if (role.primary && !options.nostream) {
       merged.primary_conninfo = buildPrimaryConninfo(options, role.primary);
       if (role.primary.slotName) merged.primary_slot_name = role.primary.slotName;
     }
+    // A standby cluster's section (standby_cluster) wins over the member's recovery_conf, as in Patroni.
+    if (role.primary?.archiveCleanupCommand) merged.archive_cleanup_command = role.primary.archiveCleanupCommand;
+    if (role.primary?.recoveryMinApplyDelay) merged.recovery_min_apply_delay = role.primary.recoveryMinApplyDelay;
     merged.recovery_target_timeline = 'latest';
-    if (role.restoreCommand) merged.restore_command = role.restoreCommand;
+    const restoreCommand = role.restoreCommand ?? role.primary?.restoreCommand;
+    if (restoreCommand) merged.restore_command = restoreCommand;
+  } else if (role.recovery) {
+    // A restored backup recovering to its target (custom bootstrap): every recovery setting applies.
+    for (const [name, value] of Object.entries(role.recovery)) {
+      if (!PARAMETER_NAME.test(name)) throw new PostgresConfigError(`bootstrap recovery_conf: ${JSON.stringify(name)} is not a valid parameter name`);
+      merged[name.toLowerCase()] = value;
+    }
   }
   const out = new Map<string, string>();
   for (const name of Object.keys(merged).sort()) {
@@ -204,6 +226,12 @@ export function renderPgHba(options: PostgresOptions, bootstrap?: BootstrapOptio
     out.push(`host replication ${options.authentication.replication.username} all md5`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** pg_ident.conf from `postgresql.pg_ident` (Patroni writes it the same way), or null to leave the existing file alone. */
+export function renderPgIdent(options: PostgresOptions): string | null {
+  if (!options.pg_ident) return null;
+  return `${[MANAGED_MARKER, ...options.pg_ident].join('\n')}\n`;
 }
 
 function escapePgpassField(value: string): string {

@@ -30,6 +30,7 @@ export async function demote(ctx: PgContext, primary: StandbyTarget | null, opti
   const began = Date.now();
   const mode = options.mode ?? 'fast';
   if (mode !== 'immediate' && (await isRunning(ctx))) {
+    // Best effort: without it the fast shutdown writes its own checkpoint, only slower.
     await withConnection(ctx, (c) => c.query('CHECKPOINT'), { connectTimeoutMs: 2000 }).catch(() => undefined);
   }
   const stopped = await stop(ctx, { mode, timeoutMs: options.stopTimeoutMs });

@@ -49,7 +49,10 @@ export class PostgresCommandFailed extends PostgresError {
       : args.signal
         ? `was killed by ${args.signal}`
         : `exited with code ${args.exitCode}`;
-    const last = stderrTail.split('\n').pop() ?? '';
+    // The line that says why: PostgreSQL's last FATAL or PANIC (a failed start ends its log with "database
+    // system is shut down", which the reason precedes), else the last line.
+    const lines = stderrTail.split('\n');
+    const last = [...lines].reverse().find((l) => /\b(FATAL|PANIC): /.test(l)) ?? lines.at(-1) ?? '';
     super(`command \`${command}\` ${how}${last ? `: ${last}` : ''}`);
     this.command = command;
     this.exitCode = args.exitCode;
@@ -112,3 +115,21 @@ export class PostgresStateError extends PostgresError {}
 
 /** Configuration that cannot be turned into PostgreSQL settings (bad parameter name, listen address, ...). */
 export class PostgresConfigError extends PostgresError {}
+
+/**
+ * The server is up but refused our connection (SQLSTATE class 28: no pg_hba entry, wrong password, peer
+ * failure, unknown role). Waiting does not help, so callers that wait for readiness stop at once; the
+ * message carries PostgreSQL's own text and what to change.
+ */
+export class PostgresAuthRejected extends PostgresError {
+  constructor(
+    /** PostgreSQL's error text, e.g. `no pg_hba.conf entry for host "[local]", user "postgres", database "postgres", no encryption`. */
+    readonly serverMessage: string,
+    /** What to change, naming the configuration key. */
+    readonly hint: string,
+    /** Where we connected: `127.0.0.1:5432` or the socket directory. */
+    readonly target: string,
+  ) {
+    super(`PostgreSQL at ${target} refused hactl's connection: ${serverMessage}; ${hint}`);
+  }
+}

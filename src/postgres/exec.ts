@@ -1,9 +1,8 @@
 // The one way hactl spawns PostgreSQL binaries (and hook commands): as the unprivileged OS user when we are
-// root, with a clean environment (no PG* variables we did not set, so a stray PGHOST/PGPASSWORD in the
-// agent's environment never redirects pg_basebackup or pg_rewind), output split into lines for progress
+// root, with a clean environment (cleanEnv says what it strips and why), output split into lines for progress
 // callbacks, a timeout, and a PostgresCommandFailed that carries the stderr tail with passwords redacted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { PostgresCommandFailed } from './errors.js';
 import type { PgBinaryName, PgContext, PgOsUser } from './types.js';
 
@@ -23,6 +22,12 @@ export interface RunOptions {
   /** Resolve with the exit code instead of throwing on non-zero (the caller interprets it). */
   allowNonZeroExit?: boolean;
   signal?: AbortSignal;
+  /**
+   * The command and whatever it starts form one process group (callbacks, as Patroni's
+   * CancellableSubprocess): an abort or a timeout kills the whole group, and so does the command's
+   * own exit (children it left behind), so a killed callback leaves no script running.
+   */
+  processGroup?: boolean;
 }
 
 export interface RunResult {
@@ -31,13 +36,32 @@ export interface RunResult {
   code: number;
 }
 
-/** The environment for a child: ours minus PG* variables, HOME/USER/LOGNAME of the target user, then `extra`. */
+/**
+ * Variables a child never inherits from the agent:
+ * - PG*: a stray PGHOST/PGPASSWORD in the agent's environment must never redirect pg_basebackup or pg_rewind;
+ * - HACTL_* and PATRONI_*: the config overrides carry the Raft, REST and role passwords, and every backend
+ *   inherits the postmaster's environment, so any superuser could read them with `COPY … PROGRAM 'env'`;
+ * - NODE_OPTIONS: meant for the agent's own Node, it would load code into any Node a hook starts.
+ */
+function inheritable(key: string): boolean {
+  return !(key.startsWith('PG') || key.startsWith('HACTL_') || key.startsWith('PATRONI_') || key === 'NODE_OPTIONS');
+}
+
+/**
+ * The postmaster keeps the OOM protection the agent runs with (systemd OOMScoreAdjust=-1000 in
+ * examples/hactl.service), but each backend it forks writes PG_OOM_ADJUST_VALUE to PG_OOM_ADJUST_FILE
+ * (PostgreSQL's fork_process): one runaway query is then what the kernel kills, not the postmaster. An
+ * operator's own values in the agent's environment win over these defaults.
+ */
+export const OOM_ADJUST_DEFAULTS = { PG_OOM_ADJUST_FILE: '/proc/self/oom_score_adj', PG_OOM_ADJUST_VALUE: '0' } as const;
+
+/** The environment for a child: ours minus what `inheritable` drops, the OOM settings, HOME/USER/LOGNAME of the target user, then `extra`. */
 export function cleanEnv(user: PgOsUser | undefined, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('PG')) continue;
-    env[key] = value;
+    if (inheritable(key)) env[key] = value;
   }
+  for (const [key, fallback] of Object.entries(OOM_ADJUST_DEFAULTS)) env[key] = process.env[key] || fallback;
   if (user?.switchUser) {
     env.HOME = user.home;
     env.USER = user.name;
@@ -48,6 +72,16 @@ export function cleanEnv(user: PgOsUser | undefined, extra: Record<string, strin
     else env[key] = value;
   }
   return env;
+}
+
+/** SIGKILL to every process of the group `pid` leads; an empty group (ESRCH) is the goal reached. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
 }
 
 function spawnOptions(user: PgOsUser | undefined, env: NodeJS.ProcessEnv, cwd: string | undefined) {
@@ -94,11 +128,13 @@ export function run(binary: string, args: readonly string[], options: RunOptions
   const command = formatCommand(binary, args);
   return new Promise<RunResult>((resolve, reject) => {
     let child: ChildProcess;
+    const group = options.processGroup === true;
     try {
       child = spawn(binary, args, {
         ...spawnOptions(options.user, cleanEnv(options.user, options.env), options.cwd),
         stdio: ['pipe', 'pipe', 'pipe'],
-        signal: options.signal,
+        // A group is aborted by killing the group (below), not just its leader.
+        ...(group ? { detached: true } : { signal: options.signal }),
       });
     } catch (err) {
       reject(new PostgresCommandFailed({ command, exitCode: null, stderr: (err as Error).message, secrets: options.secrets }));
@@ -123,18 +159,32 @@ export function run(binary: string, args: readonly string[], options: RunOptions
     });
     if (options.input !== undefined) child.stdin!.end(options.input);
     else child.stdin!.end();
+    const kill = () => (group ? killGroup(child.pid) : child.kill('SIGKILL'));
     const timer =
       options.timeoutMs !== undefined
         ? setTimeout(() => {
             timedOut = true;
-            child.kill('SIGKILL');
+            kill();
           }, options.timeoutMs)
         : null;
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    if (group) {
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+      // Children left behind hold our pipes open ('close' would wait for them): the group goes with its leader.
+      child.on('exit', () => killGroup(child.pid));
+    }
     child.on('error', (e) => {
       spawnError = e;
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (aborted && !spawnError) spawnError = new Error('aborted');
       out.end();
       err.end();
       if (spawnError) {
@@ -169,32 +219,4 @@ export function runPg(ctx: PgContext, name: PgBinaryName, args: readonly string[
 export function runShell(ctx: PgContext, commandLine: string, args: readonly string[], options: Omit<RunOptions, 'user'> = {}): Promise<RunResult> {
   const positional = args.map((_, i) => `"$${i + 1}"`).join(' ');
   return run('/bin/sh', ['-c', `${commandLine} ${positional}`.trim(), 'hactl-hook', ...args], { ...options, user: ctx.user });
-}
-
-export interface DetachedOptions {
-  user?: PgOsUser;
-  env?: Record<string, string | undefined>;
-  cwd?: string;
-  /** stdout and stderr are appended here; ignored when absent. */
-  logFile?: string;
-}
-
-/**
- * Starts a long-running process (e.g. `postgres` itself, or a custom replica command) detached from our
- * process group so it survives the agent; returns its pid. The caller tracks it (postmaster.pid for servers).
- */
-export function spawnDetached(binary: string, args: readonly string[], options: DetachedOptions = {}): number {
-  const fd = options.logFile ? openSync(options.logFile, 'a', 0o600) : null;
-  try {
-    const child = spawn(binary, args, {
-      ...spawnOptions(options.user, cleanEnv(options.user, options.env), options.cwd),
-      detached: true,
-      stdio: ['ignore', fd ?? 'ignore', fd ?? 'ignore'],
-    });
-    child.unref();
-    if (child.pid === undefined) throw new PostgresCommandFailed({ command: formatCommand(binary, args), exitCode: null, stderr: 'spawn failed' });
-    return child.pid;
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
 }

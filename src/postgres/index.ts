@@ -4,13 +4,17 @@ export * from './errors.js';
 export { parseLsn, parseLsnOrNull, formatLsn, lsnDiffBytes } from './lsn.js';
 export { findBinaries, parsePostgresVersion, candidateBinDirs } from './binaries.js';
 export { resolveOsUser, prepareDataDir, checkDataDir, chownForUser, ensureDirForUser, ensureSocketDir, writeFileForUser, isEmptyDir, DEFAULT_OS_USER } from './os-user.js';
-export { run, runPg, runShell, spawnDetached, cleanEnv, formatCommand, type RunOptions, type RunResult } from './exec.js';
+export { readUserFile, removeUserFile, emptyDirForUser, removeTreeForUser, UnsafePathError } from './user-files.js';
+export { whyNotPrivate, whyNotPrivateOnceMade, agentUids } from './trusted-path.js';
+export { run, runPg, runShell, cleanEnv, formatCommand, type RunOptions, type RunResult } from './exec.js';
 export {
   createContext,
   parseListen,
   parseHostPort,
   portOf,
   socketDirOf,
+  localAddressOf,
+  localTcpHostOf,
   configDirOf,
   pgpassPathOf,
   logFileOf,
@@ -38,6 +42,7 @@ export {
   getStatus,
   isRunning,
   pendingRestart,
+  queryPendingRestart,
   checkPortFree,
   commandLineSettings,
   type StartOptions,
@@ -67,19 +72,17 @@ export {
 export {
   slotNameFromMemberName,
   isValidSlotName,
-  wantedSlots,
   planSlots,
-  listSlots,
-  applySlotPlan,
-  syncSlots,
+  slotPositions,
   type SlotType,
   type ExistingSlot,
   type WantedSlot,
   type IgnoreSlotRule,
   type SlotPlan,
   type SlotAction,
-  type AppliedSlotPlan,
 } from './slots.js';
+export { listSlots, applySlotPlan, readSlotPositions, syncSlots, type AppliedSlotPlan, type SyncSlotsInput, type SlotActionResult } from './slots-sql.js';
+export { copyLogicalSlots, readLogicalSlotStates, installLogicalSlotStates, type LogicalSlotState, type SlotCopySource } from './slots-copy.js';
 export { BasebackupProgressParser, type BasebackupProgress, type BasebackupPhase } from './basebackup-progress.js';
 export { runBasebackup, basebackupArgs, commandLineArgs, replicationConninfo, type CloneSource } from './basebackup.js';
 export { createReplica, looksLikeDataDir, ReplicaCreationFailed, type CreateReplicaOptions, type CreateReplicaResult } from './replica.js';

@@ -2,11 +2,15 @@
 // (initdb, pg_ctl, postgres, pg_rewind all exit), so a root hactl runs every binary as an unprivileged user
 // and hands it ownership of the data, socket and pgpass paths. A non-root hactl runs binaries as itself.
 import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DataDirError, OsUserMissing } from './errors.js';
+import { DataDirError, OsUserMissing, PostgresConfigError } from './errors.js';
 import type { PgOsUser } from './types.js';
+import { chownForUser, ensureDirForUser } from './user-files.js';
+
+// Kept importable from here: callers think of them as "the OS user's files"; user-files.ts says how they stay safe.
+export { chownForUser, ensureDirForUser, writeFileForUser } from './user-files.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -43,6 +47,7 @@ export async function lookupOsUser(name: string, passwdFile = '/etc/passwd'): Pr
     const { stdout } = await execFileAsync('getent', ['passwd', name]);
     return parsePasswdLine(stdout.trim());
   } catch {
+    // getent exits 2 for an unknown user: the caller reports the missing user.
     return null;
   }
 }
@@ -89,43 +94,30 @@ async function statOrNull(p: string) {
   }
 }
 
-/** Hands a path to the user when we are root (no-op otherwise) and sets its mode. */
-export async function chownForUser(p: string, user: PgOsUser, mode?: number): Promise<void> {
-  if (user.switchUser) await fs.chown(p, user.uid, user.gid);
-  if (mode !== undefined) await fs.chmod(p, mode);
-}
-
-/** mkdir -p, then the final directory is owned by the user with `mode` (parents stay as they are). */
-export async function ensureDirForUser(dir: string, user: PgOsUser, mode = 0o700): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await chownForUser(dir, user, mode);
-}
-
 /**
- * The unix socket directory must be writable by the user: created (0755) or, when it is ours to take (root
- * owned and we are root, e.g. a fresh temp dir), chowned. A directory another user set up (Debian's
- * /var/run/postgresql, 2775 postgres group) is left as it is.
+ * The unix socket directory must be writable by the user. A missing one is created (0755, the user's).
+ * An existing one is never taken over (issue 14): a directory we did not create may be shared (/tmp,
+ * /run) or belong to another service, and chowning it to the PostgreSQL user would hand that user a
+ * directory root relies on. It is used as it is when the user can already write there (its own, or
+ * group/other writable like Debian's 2775 /var/run/postgresql or a 1777 /tmp); otherwise the start
+ * is refused with what to change.
  */
 export async function ensureSocketDir(dir: string, user: PgOsUser): Promise<void> {
   const st = await statOrNull(dir);
   if (!st) return ensureDirForUser(dir, user, 0o755);
-  if (st.uid === 0 && user.switchUser) await chownForUser(dir, user);
+  if (!st.isDirectory()) throw new PostgresConfigError(`unix socket directory ${dir} is not a directory`);
+  if (!user.switchUser || writableBy(st, user)) return;
+  throw new PostgresConfigError(
+    `unix socket directory ${dir} belongs to ${await nameOfUid(st.uid)} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}) and ${user.name} cannot write there; ` +
+      `hactl does not take over a directory it did not create: chown it to ${user.name}, or set postgresql.parameters.unix_socket_directories to a directory ${user.name} owns (or one hactl may create)`,
+  );
 }
 
-/**
- * Writes a file atomically (temp file + rename in the same directory) owned by the user with `mode`, so a
- * crash never leaves a half-written postgresql.conf or pgpass behind.
- */
-export async function writeFileForUser(file: string, content: string, user: PgOsUser, mode = 0o600): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.hactl-tmp-${process.pid}`);
-  await fs.writeFile(tmp, content, { mode });
-  try {
-    await chownForUser(tmp, user, mode);
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
+/** Write and search permission for `user` from the mode bits (its primary group only: supplementary groups are not looked up). */
+function writableBy(st: Stats, user: PgOsUser): boolean {
+  if (st.uid === user.uid) return (st.mode & 0o300) === 0o300;
+  if (st.gid === user.gid) return (st.mode & 0o030) === 0o030;
+  return (st.mode & 0o003) === 0o003;
 }
 
 /** True when the directory does not exist or is empty. */
@@ -147,6 +139,8 @@ export async function isEmptyDir(dir: string): Promise<boolean> {
  * Parents must be traversable by the user; that is checked so the error is ours and not initdb's.
  */
 export async function prepareDataDir(dataDir: string, user: PgOsUser): Promise<void> {
+  // First, so that the error names the real obstacle rather than what creating the directory ran into.
+  await checkTraversable(dataDir, user);
   const st = await statOrNull(dataDir);
   if (!st) {
     await ensureDirForUser(dataDir, user, 0o700);
@@ -162,7 +156,7 @@ export async function prepareDataDir(dataDir: string, user: PgOsUser): Promise<v
       }
       await chownForUser(dataDir, user, 0o700);
     } else if (empty) {
-      await fs.chmod(dataDir, 0o700);
+      await chownForUser(dataDir, user, 0o700);
     } else if ((st.mode & 0o027) !== 0) {
       throw new DataDirError(
         dataDir,
@@ -170,7 +164,6 @@ export async function prepareDataDir(dataDir: string, user: PgOsUser): Promise<v
       );
     }
   }
-  await checkTraversable(dataDir, user);
 }
 
 /** Each parent of `p` must let the user search it (x bit), or initdb/postgres fail with EACCES later. */
@@ -178,9 +171,10 @@ async function checkTraversable(p: string, user: PgOsUser): Promise<void> {
   if (!user.switchUser) return;
   let dir = path.dirname(path.resolve(p));
   while (true) {
-    const st = await fs.stat(dir);
+    const st = await statOrNull(dir);
     const ok =
-      st.uid === user.uid ? (st.mode & 0o100) !== 0 : st.gid === user.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+      st === null ||
+      (st.uid === user.uid ? (st.mode & 0o100) !== 0 : st.gid === user.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0);
     if (!ok) {
       throw new DataDirError(p, `parent directory ${dir} is not traversable by ${user.name}; give it o+x or move the data directory`);
     }

@@ -7,6 +7,7 @@ import type { CloneSource } from './basebackup.js';
 import { DataDirError, PostgresStateError } from './errors.js';
 import { getStatus, start, stop } from './lifecycle.js';
 import { createReplica, type CreateReplicaResult } from './replica.js';
+import { emptyDirForUser, removeTreeForUser } from './user-files.js';
 import type { PgContext, StandbyTarget } from './types.js';
 
 async function exists(p: string): Promise<boolean> {
@@ -44,11 +45,9 @@ export async function removeDataDirectory(ctx: PgContext): Promise<void> {
     throw new DataDirError(dataDir, 'does not look like a PostgreSQL data directory (no PG_VERSION, no global/pg_control); refusing to remove it');
   }
   const parent = await fs.stat(path.dirname(dataDir));
-  if (parent.dev !== st.dev) {
-    for (const name of entries) await fs.rm(path.join(dataDir, name), { recursive: true, force: true });
-  } else {
-    await fs.rm(dataDir, { recursive: true, force: true });
-  }
+  // As the OS user where it is the user's tree (user-files.ts): root deleting it could be steered by links.
+  if (parent.dev !== st.dev) await emptyDirForUser(dataDir, ctx.user);
+  else await removeTreeForUser(dataDir, ctx.user);
 }
 
 export interface ReinitOptions {

@@ -1,6 +1,7 @@
 // Creating a replica's data directory: `create_replica_methods` tried in order (basebackup by default, or a
-// custom command), each writing into a staging directory that only becomes the data directory once it holds
-// a complete copy. A failed or interrupted clone therefore never leaves something that looks like a data
+// custom command). pg_basebackup writes into a staging directory that only becomes the data directory once
+// it holds a complete copy; a custom method (pgBackRest, WAL-G, barman) restores into data_dir itself, as
+// under Patroni, and what a failed one leaves is removed (unless keep_data). A failed or interrupted clone therefore never leaves something that looks like a data
 // directory at data_dir. Afterwards the per-node configuration is written again, because the copy carries
 // the source's (its port, its postgresql.auto.conf).
 import { randomBytes } from 'node:crypto';
@@ -11,8 +12,9 @@ import { replicationConninfo, runBasebackup, type CloneSource } from './baseback
 import { pgpassPathOf } from './context.js';
 import { DataDirError, PostgresConfigError, PostgresError } from './errors.js';
 import { runShell } from './exec.js';
-import { chownForUser, isEmptyDir, writeFileForUser } from './os-user.js';
-import type { PgContext, StandbyTarget } from './types.js';
+import { isEmptyDir } from './os-user.js';
+import { chownForUser, emptyDirForUser, ensureDirForUser, removeTreeForUser, writeFileForUser } from './user-files.js';
+import type { ParameterValue, PgContext, ReplicaMethodOptions, StandbyTarget } from './types.js';
 import { writeConfiguration } from './write-config.js';
 
 export interface CreateReplicaOptions {
@@ -25,6 +27,8 @@ export interface CreateReplicaOptions {
   onMethodFailed?: (method: string, error: Error) => void;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Methods to try instead of `create_replica_methods` (a standby cluster's own list for its standby leader). */
+  methods?: readonly string[];
 }
 
 export interface CreateReplicaResult {
@@ -52,6 +56,7 @@ export async function looksLikeDataDir(dir: string): Promise<boolean> {
     try {
       await fs.access(path.join(dir, f));
     } catch {
+      // A missing file is the answer: not a data directory.
       return false;
     }
   }
@@ -85,20 +90,21 @@ async function createStaging(ctx: PgContext): Promise<Staging> {
     throw new DataDirError(dataDir, 'is not empty; refusing to create a replica over it (reinitialize removes it first)');
   }
   if (!exists) {
-    await fs.mkdir(path.dirname(dataDir), { recursive: true });
+    // A missing parent (Patroni's example data_dir: data/postgresql0) is made as bootstrap makes it, the
+    // user's (ensureDirForUser): made by root here, the staging directory in it would be refused.
+    const parent = path.dirname(dataDir);
+    if (!(await fs.stat(parent).then(() => true, () => false))) await ensureDirForUser(parent, ctx.user, 0o700);
     const dir = path.join(path.dirname(dataDir), `.${path.basename(dataDir)}.hactl-clone-${suffix}`);
-    await fs.mkdir(dir, { mode: 0o700 });
-    await chownForUser(dir, ctx.user, 0o700);
+    await ensureDirForUser(dir, ctx.user, 0o700);
     return {
       dir,
       commit: () => fs.rename(dir, dataDir),
-      discard: () => fs.rm(dir, { recursive: true, force: true }),
+      discard: () => removeTreeForUser(dir, ctx.user),
     };
   }
   await chownForUser(dataDir, ctx.user, 0o700);
   const dir = path.join(dataDir, `.hactl-clone-${suffix}`);
-  await fs.mkdir(dir, { mode: 0o700 });
-  await chownForUser(dir, ctx.user, 0o700);
+  await ensureDirForUser(dir, ctx.user, 0o700);
   return {
     dir,
     async commit() {
@@ -109,7 +115,7 @@ async function createStaging(ctx: PgContext): Promise<Staging> {
       }
       await fs.rmdir(dir);
     },
-    discard: () => fs.rm(dir, { recursive: true, force: true }),
+    discard: () => removeTreeForUser(dir, ctx.user),
   };
 }
 
@@ -118,37 +124,91 @@ async function removeStaleStaging(ctx: PgContext): Promise<void> {
   const dataDir = path.resolve(ctx.options.data_dir);
   const siblingPrefix = `.${path.basename(dataDir)}.hactl-clone-`;
   for (const name of await fs.readdir(path.dirname(dataDir)).catch(() => [] as string[])) {
-    if (name.startsWith(siblingPrefix)) await fs.rm(path.join(path.dirname(dataDir), name), { recursive: true, force: true });
+    if (name.startsWith(siblingPrefix)) await removeTreeForUser(path.join(path.dirname(dataDir), name), ctx.user);
   }
   for (const name of await fs.readdir(dataDir).catch(() => [] as string[])) {
-    if (name.startsWith('.hactl-clone-')) await fs.rm(path.join(dataDir, name), { recursive: true, force: true });
+    if (name.startsWith('.hactl-clone-')) await removeTreeForUser(path.join(dataDir, name), ctx.user);
   }
 }
 
-/** Runs a custom replica method like Patroni: `<command> --scope=.. --datadir=.. --role=replica --connstring=.. --<opt>=..`. */
-async function runCustomMethod(ctx: PgContext, name: string, targetDir: string, source: CloneSource | null, opts: CreateReplicaOptions): Promise<void> {
+/** Python's str() of a value, as Patroni renders `--key=value` (booleans as True/False). */
+function pythonStr(value: ParameterValue): string {
+  return typeof value === 'boolean' ? (value ? 'True' : 'False') : String(value);
+}
+
+/**
+ * The arguments Patroni gives a custom replica method (bootstrap.py create_replica): every key of its
+ * section but `command`, in order, then --scope, --role=replica, --datadir, --connstring; with
+ * `no_params` only the section's own keys, without no_params / no_leader / keep_data.
+ */
+export function replicaMethodArgs(spec: ReplicaMethodOptions, fixed: { scope: string; datadir: string; connstring: string }): string[] {
+  const params = new Map<string, ParameterValue>();
+  for (const [key, value] of Object.entries(spec)) {
+    if (key !== 'command' && value !== undefined) params.set(key, value);
+  }
+  if (spec.no_params) for (const key of ['no_params', 'no_leader', 'no_master', 'keep_data']) params.delete(key);
+  else {
+    params.set('scope', fixed.scope);
+    params.set('role', 'replica');
+    params.set('datadir', fixed.datadir);
+    params.set('connstring', fixed.connstring);
+  }
+  return [...params].map(([key, value]) => `--${key}=${pythonStr(value)}`);
+}
+
+/**
+ * Whether a method can run without a leader to copy from (Patroni: `no_leader`, formerly `no_master`).
+ * Read as Patroni does, with Python's bool(): `no_leader: '1'` (its own acceptance harness) or `1` count.
+ */
+function worksWithoutLeader(spec: ReplicaMethodOptions | undefined): boolean {
+  return Boolean(spec?.no_leader) || Boolean(spec?.no_master);
+}
+
+/**
+ * Runs a custom replica method as Patroni does: in the data directory itself (a backup tool restores
+ * into its configured path, which is data_dir), emptied first unless `keep_data` (pgBackRest --delta
+ * reuses what is there), and emptied again when it fails unless `keep_data`.
+ */
+async function runCustomMethod(ctx: PgContext, name: string, source: CloneSource | null, opts: CreateReplicaOptions): Promise<void> {
   const spec = ctx.options.replica_methods?.[name];
   if (!spec?.command) throw new PostgresConfigError(`create_replica_methods names ${name} but postgresql.${name}.command is not set`);
+  const dataDir = ctx.options.data_dir;
+  await ensureDirForUser(dataDir, ctx.user, 0o700);
+  if (!(await isEmptyDir(dataDir)) && !spec.keep_data) await emptyDirForUser(dataDir, ctx.user);
   const connstring = source ? replicationConninfo(ctx, source, `${ctx.options.name}_${name}`) : '';
-  const args: string[] = [];
-  if (!spec.no_params) {
-    args.push(`--scope=${ctx.options.scope ?? ''}`, `--datadir=${targetDir}`, '--role=replica', `--connstring=${connstring}`);
-    for (const [key, value] of Object.entries(spec)) {
-      if (['command', 'keep_data', 'no_params', 'no_leader'].includes(key) || value === undefined) continue;
-      args.push(`--${key}=${String(value)}`);
-    }
+  const args = replicaMethodArgs(spec, { scope: ctx.options.scope ?? '', datadir: dataDir, connstring });
+  try {
+    await runShell(ctx, spec.command, args, {
+      env: { PGPASSFILE: pgpassPathOf(ctx.options) },
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      processGroup: true,
+      secrets: [ctx.options.authentication.replication.password ?? ''],
+    });
+    if (!(await looksLikeDataDir(dataDir))) throw new PostgresError(`${name} finished but left no PG_VERSION and global/pg_control in ${dataDir}`);
+  } catch (err) {
+    // What the method left is not a replica; a keep_data method's files are the next run's to reuse.
+    if (!spec.keep_data) await emptyDirForUser(dataDir, ctx.user).catch(() => undefined); // best effort: the method's error is what to report
+    throw err;
   }
-  await runShell(ctx, spec.command, args, {
-    env: {
-      PGPASSFILE: pgpassPathOf(ctx.options),
-      HACTL_DATADIR: targetDir,
-      HACTL_CONNSTRING: connstring,
-      HACTL_SCOPE: ctx.options.scope,
-    },
-    timeoutMs: opts.timeoutMs,
-    signal: opts.signal,
-    secrets: [ctx.options.authentication.replication.password ?? ''],
-  });
+}
+
+/** pg_basebackup into a staging directory that becomes data_dir only once it holds a complete copy. */
+async function basebackupIntoPlace(ctx: PgContext, opts: CreateReplicaOptions): Promise<void> {
+  const staging = await createStaging(ctx);
+  try {
+    await runBasebackup(ctx, { source: opts.source!, targetDir: staging.dir, onProgress: opts.onProgress, timeoutMs: opts.timeoutMs, signal: opts.signal });
+    if (!(await looksLikeDataDir(staging.dir))) {
+      throw new PostgresError('basebackup finished but left no PG_VERSION and global/pg_control in the data directory');
+    }
+    // Before the copy becomes data_dir (see createReplica): never a moment as a copy of the primary without it.
+    await writeFileForUser(path.join(staging.dir, 'standby.signal'), '', ctx.user, 0o600);
+    await staging.commit();
+  } catch (err) {
+    // A staging directory left behind is removed by the next attempt; the copy's own error is what to report.
+    await staging.discard().catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -158,31 +218,22 @@ async function runCustomMethod(ctx: PgContext, name: string, targetDir: string, 
  */
 export async function createReplica(ctx: PgContext, opts: CreateReplicaOptions): Promise<CreateReplicaResult> {
   const started = Date.now();
-  const methods = ctx.options.create_replica_methods?.length ? ctx.options.create_replica_methods : ['basebackup'];
+  const methods = opts.methods?.length ? opts.methods : ctx.options.create_replica_methods?.length ? ctx.options.create_replica_methods : ['basebackup'];
   await removeStaleStaging(ctx);
   const failures: Array<{ method: string; error: string }> = [];
   for (const method of methods) {
     const custom = method === 'basebackup' ? undefined : ctx.options.replica_methods?.[method];
-    if (!opts.source && !custom?.no_leader) {
+    if (!opts.source && !worksWithoutLeader(custom)) {
       failures.push({ method, error: 'needs a running leader to copy from and there is none' });
       continue;
     }
-    const staging = await createStaging(ctx);
     try {
-      if (method === 'basebackup') {
-        await runBasebackup(ctx, { source: opts.source!, targetDir: staging.dir, onProgress: opts.onProgress, timeoutMs: opts.timeoutMs, signal: opts.signal });
-      } else {
-        await runCustomMethod(ctx, method, staging.dir, opts.source, opts);
-      }
-      if (!(await looksLikeDataDir(staging.dir))) {
-        throw new PostgresError(`${method} finished but left no PG_VERSION and global/pg_control in the data directory`);
-      }
-      // Before the copy becomes data_dir: should we die before writeConfiguration below, a start must not turn
-      // this copy of the primary into a second primary.
-      await writeFileForUser(path.join(staging.dir, 'standby.signal'), '', ctx.user, 0o600);
-      await staging.commit();
+      if (method === 'basebackup') await basebackupIntoPlace(ctx, opts);
+      else await runCustomMethod(ctx, method, opts.source, opts);
+      // Before the configuration below: should we die in between, a start must not turn this copy of the primary
+      // into a second primary.
+      await writeFileForUser(path.join(ctx.options.data_dir, 'standby.signal'), '', ctx.user, 0o600);
     } catch (err) {
-      await staging.discard().catch(() => undefined);
       const error = err instanceof Error ? err : new Error(String(err));
       failures.push({ method, error: error.message });
       opts.onMethodFailed?.(method, error);

@@ -1,7 +1,6 @@
-// Repairing a diverged timeline (patroni-behaviour.md 4.7): find out whether the local node diverged from the
+// Repairing a diverged timeline (docs/patroni-behaviour.md 4.7): find out whether the local node diverged from the
 // primary, rewind it with pg_rewind as the rewind user when allowed, and fall back to a reinit (remove the data
 // directory, clone again) only when the config allows removing data. Otherwise say clearly that a reinit is needed.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { commandLineArgs, type CloneSource } from './basebackup.js';
 import { buildConninfo } from './conf.js';
@@ -9,13 +8,15 @@ import { withConnection } from './connection.js';
 import { commandLineSettings, getStatus, start, stop } from './lifecycle.js';
 import { configDirOf, pgpassPathOf, rewindUserOf } from './context.js';
 import { isCleanShutdown, readControlData } from './controldata.js';
-import { PostgresNotReady, PostgresStateError } from './errors.js';
+import { PostgresAuthRejected, PostgresNotReady, PostgresStateError } from './errors.js';
 import { runPg } from './exec.js';
-import { formatLsn } from './lsn.js';
+import { removeUserFile } from './user-files.js';
+import { formatLsn, parseLsnOrNull } from './lsn.js';
 import { reinit } from './reinit.js';
 import { queryState } from './state.js';
 import {
   decideDivergence,
+  fetchLocalStandbyPosition,
   fetchPrimaryTimeline,
   localPositionFromControlData,
   parseCheckpointEndFromWaldump,
@@ -31,9 +32,11 @@ export async function localTimelinePosition(ctx: PgContext): Promise<LocalTimeli
   if ((await getStatus(ctx)).state === 'running') {
     const state = await withConnection(ctx, queryState);
     if (state.inRecovery) {
-      // The WAL receiver's timeline is the one being replayed into; the checkpoint's can lag behind it.
-      const timeline = state.walReceiver?.receivedTimeline ?? state.timeline;
-      return { timeline, lsn: state.replayedLsn ?? state.lsn, inRecovery: true };
+      // Not the checkpoint's timeline (it lags by every timeline crossed since the last restartpoint),
+      // nor the WAL receiver's (it may already stream a newer one): the replay timeline (timeline.ts).
+      const position = await fetchLocalStandbyPosition(ctx);
+      const replayed = await withConnection(ctx, async (c) => parseLsnOrNull((await c.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn')).rows[0]?.lsn));
+      return { ...position, lsn: await standbyWalEnd(ctx, position.timeline, position.lsn, replayed), inRecovery: true };
     }
     return { timeline: state.timeline, lsn: state.currentLsn ?? state.lsn, inRecovery: false };
   }
@@ -48,10 +51,35 @@ export async function localTimelinePosition(ctx: PgContext): Promise<LocalTimeli
       'pg_waldump',
       ['-p', path.join(ctx.options.data_dir, 'pg_wal'), '-t', String(position.timeline), '-s', formatLsn(position.lsn), '-n', '2'],
       { allowNonZeroExit: true, timeoutMs: 15_000, env: { LC_ALL: 'C', LANG: 'C' } },
+    // Without pg_waldump's answer the checkpoint's end stays unknown, and the divergence check then counts the node as diverged (it cannot prove otherwise).
     ).catch(() => null);
     if (waldump) position.checkpointEndLsn = parseCheckpointEndFromWaldump(waldump.stdout, waldump.stderr, position.lsn);
   }
   return position;
+}
+
+/**
+ * Where a running standby's WAL ends for the divergence check, given IDENTIFY_SYSTEM's flush position and
+ * the replayed LSN. PostgreSQL's own check ("new timeline forked off current database system timeline
+ * before current recovery point") compares with the end of the last replayed record, and Patroni's
+ * _get_local_timeline_lsn takes the replayed LSN. The flush position alone over-counts: when the primary is
+ * lost mid-record, the replicas hold the same partial record at the end of what they received, and the new
+ * primary's timeline branches at the end of its last complete record, before those bytes; a replica that
+ * received exactly what the new primary did looked "past the switch point" and, with use_pg_rewind off,
+ * waited for a reinit forever (CI rehearsal, partition of the primary without pg_rewind). The replayed LSN
+ * alone under-counts a standby whose replay lags (complete records received will be replayed). So: the
+ * flush position when pg_waldump finds a complete record at or after the replay end, else the replay end.
+ */
+async function standbyWalEnd(ctx: PgContext, timeline: number, flushed: bigint, replayed: bigint | null): Promise<bigint> {
+  if (replayed === null || flushed <= replayed) return flushed;
+  const dump = await runPg(ctx, 'pg_waldump', ['-p', path.join(ctx.options.data_dir, 'pg_wal'), '-t', String(timeline), '-s', formatLsn(replayed), '-n', '1'], {
+    allowNonZeroExit: true,
+    timeoutMs: 15_000,
+    env: { LC_ALL: 'C', LANG: 'C' },
+    // pg_waldump did not run: the flush position, which can only count a divergence too many, never one too few.
+  }).catch(() => null);
+  if (!dump) return flushed;
+  return /^rmgr: /m.test(dump.stdout) ? flushed : replayed;
 }
 
 export interface DivergenceCheck extends DivergenceVerdict {
@@ -84,8 +112,8 @@ export async function canRewind(ctx: PgContext): Promise<{ ok: boolean; reason: 
  */
 export async function ensureCleanShutdown(ctx: PgContext): Promise<void> {
   if (isCleanShutdown(await readControlData(ctx))) return;
-  await fs.rm(path.join(ctx.options.data_dir, 'standby.signal'), { force: true });
-  await fs.rm(path.join(ctx.options.data_dir, 'recovery.signal'), { force: true });
+  await removeUserFile(path.join(ctx.options.data_dir, 'standby.signal'), ctx.user);
+  await removeUserFile(path.join(ctx.options.data_dir, 'recovery.signal'), ctx.user);
   const settings = { ...commandLineSettings(ctx), archive_mode: 'on', archive_command: 'false' };
   const args = ['--single', '-D', ctx.options.data_dir];
   if (configDirOf(ctx.options) !== ctx.options.data_dir) args.push('-c', `config_file=${path.join(configDirOf(ctx.options), 'postgresql.conf')}`);
@@ -160,6 +188,8 @@ export interface RewindOptions {
 
 export type RewindResult =
   | { status: 'rewound'; elapsedMs: number; reason: string }
+  /** The source stopped answering (or being a primary): nothing was decided about our data; try again. */
+  | { status: 'source-unavailable'; reason: string }
   | { status: 'reinitialized'; elapsedMs: number; reason: string; rewindError: string }
   | { status: 'needs-reinit'; reason: string; rewindError?: string };
 
@@ -181,7 +211,13 @@ export async function rewind(ctx: PgContext, source: CloneSource, options: Rewin
   try {
     await stop(ctx, { mode: 'fast' });
     await ensureCleanShutdown(ctx);
-    await waitForSourceCheckpoint(ctx, source, options.checkpointTimeoutMs ?? (ctx.options.pg_ctl_timeout ?? 60) * 1000);
+    try {
+      await waitForSourceCheckpoint(ctx, source, options.checkpointTimeoutMs ?? (ctx.options.pg_ctl_timeout ?? 60) * 1000);
+    } catch (err) {
+      const gone = await sourceProblem(ctx, source);
+      if (gone) return { status: 'source-unavailable', reason: `cannot rewind from ${describe(source)} now: ${gone}; trying again on a later cycle` };
+      throw err;
+    }
     await writePgpass(ctx);
     const args = ['-D', ctx.options.data_dir, `--source-server=${rewindConninfo(ctx, source)}`, ...commandLineArgs(ctx.options.rewind, REWIND_RESERVED, 'postgresql.rewind')];
     if (configDirOf(ctx.options) !== ctx.options.data_dir) args.push(`--config-file=${path.join(configDirOf(ctx.options), 'postgresql.conf')}`);
@@ -191,12 +227,36 @@ export async function rewind(ctx: PgContext, source: CloneSource, options: Rewin
       secrets: [rewindUserOf(ctx.options).password ?? ''],
     });
   } catch (err) {
+    // A source that went away (or stopped being a primary) during the rewind says nothing about our
+    // data: try again later, as Patroni does ("Failed to rewind because primary ... become
+    // unreachable"). Only a failure against a healthy primary is a reason to reinitialize.
+    const gone = await sourceProblem(ctx, source);
+    if (gone) return { status: 'source-unavailable', reason: `pg_rewind from ${describe(source)} failed: ${gone}; trying again on a later cycle (${(err as Error).message})` };
     const allowed = ctx.options.remove_data_directory_on_rewind_failure === true || ctx.options.remove_data_directory_on_diverged_timelines === true;
     return fallBack(ctx, source, follow, options, began, allowed, `pg_rewind from ${describe(source)} failed`, err);
   }
   await writeConfiguration(ctx, { role: 'replica', primary: follow });
   if (options.startAfter ?? true) await start(ctx);
   return { status: 'rewound', elapsedMs: Date.now() - began, reason: `rewound from ${describe(source)}` };
+}
+
+/**
+ * Why `source` cannot serve a rewind right now (unreachable, or in recovery), or null when it is a
+ * reachable primary, or refuses our rewind user (a configuration error, not a passing state).
+ */
+async function sourceProblem(ctx: PgContext, source: CloneSource): Promise<string | null> {
+  try {
+    const inRecovery = await withConnection(ctx, async (c) => (await c.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r')).rows[0]?.r, {
+      host: source.host,
+      port: source.port,
+      user: rewindUserOf(ctx.options),
+      connectTimeoutMs: 3000,
+    });
+    return inRecovery === false ? null : `${describe(source)} is not a primary any more`;
+  } catch (err) {
+    if (err instanceof PostgresAuthRejected) return null;
+    return `${describe(source)} is unreachable (${(err as Error).message})`;
+  }
 }
 
 function describe(source: CloneSource): string {

@@ -1,10 +1,9 @@
-// Replication slots on the primary: one physical slot per other member when use_slots, the permanent slots
-// of the config, and the slots of members that left dropped again. `planSlots` decides, `applySlotPlan`
-// executes with SQL. Ownership matters: we only ever drop slots we created (or that the config names), so a
-// slot made by hand or by a logical-decoding consumer survives.
-import type pg from 'pg';
-import { connect, withConnection } from './connection.js';
-import type { PgContext } from './types.js';
+// Replication slots of one server, planned purely: which to create, drop, advance, or copy from the primary
+// (`planSlots`). The agent decides which slots a member wants (src/agent/ha/slot-wanted.ts, Patroni's rules);
+// slots-sql.ts reads pg_replication_slots and carries a plan out; slots-copy.ts copies logical slots onto a
+// standby. Ownership matters: we only ever drop slots we created (or that the config names, or that are
+// wanted but lost), so a slot made by hand or by a logical-decoding consumer survives unless ignore_slots
+// says nothing about it and it is ours.
 
 export type SlotType = 'physical' | 'logical';
 
@@ -15,6 +14,12 @@ export interface ExistingSlot {
   active: boolean;
   database?: string | null;
   plugin?: string | null;
+  /** restart_lsn; null when the slot reserves no WAL yet. */
+  restartLsn?: bigint | null;
+  /** Logical slots: what the consumer confirmed. */
+  confirmedFlushLsn?: bigint | null;
+  /** PostgreSQL 13+: `reserved`, `extended`, `unreserved` or `lost` (the WAL it needs is gone). */
+  walStatus?: string | null;
 }
 
 export interface WantedSlot {
@@ -23,8 +28,18 @@ export interface WantedSlot {
   /** Logical slots: the database and output plugin. */
   database?: string;
   plugin?: string;
-  /** Why we want it: a member replicating from us, or `slots:` in the config. */
-  source: 'member' | 'permanent';
+  /**
+   * Why we want it: a member that streams (or may stream) from us, `slots:` in the config, or a member
+   * that left less than member_slots_ttl ago (`retain_slots` of the status key).
+   */
+  source: 'member' | 'permanent' | 'retained';
+  /**
+   * The position the slot should be moved up to when no walsender here moves it: the leader's published
+   * position (status key `slots`), or a cascading member's own. Absent: no feedback, leave it where it is.
+   */
+  lsn?: bigint;
+  /** A walsender of this server is expected to use the slot (it moves the slot itself: never advance it). */
+  expectedActive?: boolean;
 }
 
 /** `ignore_slots` entries: a slot matching every given field is left alone. */
@@ -46,11 +61,19 @@ export interface SlotPlanInput {
    * Off by default: a slot made by hand (e.g. for pg_receivewal) survives.
    */
   dropUnknownPhysical?: boolean;
+  /**
+   * The server is a standby: PostgreSQL 15 cannot create a logical slot there, so a missing one is copied
+   * from the primary (`copy`), and logical slots are advanced to the leader's position, never past
+   * `replayLsn` (what this standby has replayed).
+   */
+  standby?: { replayLsn: bigint | null };
 }
 
 export type SlotAction =
   | { kind: 'create'; slot: WantedSlot; reason: string }
   | { kind: 'drop'; name: string; reason: string }
+  | { kind: 'advance'; slot: WantedSlot; toLsn: bigint; reason: string }
+  | { kind: 'copy'; slot: WantedSlot; reason: string }
   | { kind: 'skip'; name: string; reason: string };
 
 export interface SlotPlan {
@@ -79,41 +102,14 @@ export function isValidSlotName(name: string): boolean {
   return /^[a-z0-9_]{1,63}$/.test(name);
 }
 
-/** The slots a primary named `self` wants: one physical slot per other member, plus the permanent ones. */
-export function wantedSlots(
-  self: string,
-  members: readonly string[],
-  permanent: Readonly<Record<string, { type?: SlotType; database?: string; plugin?: string }>>,
-  useSlots: boolean,
-): WantedSlot[] {
-  const selfSlot = slotNameFromMemberName(self);
-  const byName = new Map<string, WantedSlot>();
-  for (const [name, spec] of Object.entries(permanent)) {
-    if (!isValidSlotName(name)) throw new Error(`permanent slot name ${JSON.stringify(name)} is not a valid slot name`);
-    const type = spec.type ?? (spec.plugin || spec.database ? 'logical' : 'physical');
-    if (type === 'logical' && (!spec.plugin || !spec.database)) {
-      throw new Error(`permanent logical slot ${name} needs both database and plugin`);
-    }
-    if (name === selfSlot && type === 'physical') continue; // a primary cannot stream from itself
-    byName.set(name, { name, type, database: spec.database, plugin: spec.plugin, source: 'permanent' });
-  }
-  if (useSlots) {
-    for (const member of members) {
-      const name = slotNameFromMemberName(member);
-      if (name === selfSlot || byName.has(name)) continue;
-      byName.set(name, { name, type: 'physical', source: 'member' });
-    }
-  }
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
 function matchesIgnore(slot: ExistingSlot, rules: readonly IgnoreSlotRule[]): boolean {
+  // Patroni: a field left out (or empty) in the rule matches anything.
   return rules.some(
     (r) =>
-      (r.name === undefined || r.name === slot.name) &&
-      (r.type === undefined || r.type === slot.type) &&
-      (r.database === undefined || r.database === slot.database) &&
-      (r.plugin === undefined || r.plugin === slot.plugin),
+      (!r.name || r.name === slot.name) &&
+      (!r.type || r.type === slot.type) &&
+      (!r.database || r.database === slot.database) &&
+      (!r.plugin || r.plugin === slot.plugin),
   );
 }
 
@@ -122,9 +118,27 @@ function sameShape(existing: ExistingSlot, wanted: WantedSlot): boolean {
   return wanted.type === 'physical' || (existing.database === wanted.database && existing.plugin === wanted.plugin);
 }
 
-/** Decides which slots to create and drop. Pure. */
+const minLsn = (a: bigint, b: bigint | null | undefined): bigint => (b !== null && b !== undefined && b < a ? b : a);
+
+/** The advance a wanted slot that exists needs, or null (see WantedSlot.lsn / expectedActive). */
+function advanceOf(slot: ExistingSlot, want: WantedSlot, standby: SlotPlanInput['standby']): SlotAction | null {
+  if (want.lsn === undefined || want.expectedActive === true) return null;
+  if (want.type === 'physical') {
+    // A slot that reserves no WAL cannot be advanced (pg_replication_slot_advance refuses it).
+    if (slot.restartLsn === null || slot.restartLsn === undefined || want.lsn <= slot.restartLsn) return null;
+    return { kind: 'advance', slot: want, toLsn: want.lsn, reason: `physical slot ${want.name} follows the position published for it` };
+  }
+  // A logical slot on the primary belongs to its consumer; on a standby it follows the primary's copy.
+  if (!standby) return null;
+  const target = minLsn(want.lsn, standby.replayLsn);
+  const at = slot.confirmedFlushLsn;
+  if (at === null || at === undefined || target <= at) return null;
+  return { kind: 'advance', slot: want, toLsn: target, reason: `logical slot ${want.name} follows the primary's confirmed position` };
+}
+
+/** Decides which slots to create, drop, advance or copy. Pure. */
 export function planSlots(input: SlotPlanInput): SlotPlan {
-  const { existing, wanted, ignore = [], dropUnknownPhysical = false } = input;
+  const { existing, wanted, ignore = [], dropUnknownPhysical = false, standby } = input;
   const owned = new Set(input.owned);
   const actions: SlotAction[] = [];
   const existingByName = new Map(existing.map((s) => [s.name, s]));
@@ -132,18 +146,27 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
 
   for (const slot of existing) {
     const want = wantedByName.get(slot.name);
-    if (want && sameShape(slot, want)) {
-      if (want.source === 'member' || want.source === 'permanent') owned.add(slot.name);
+    const lost = slot.walStatus === 'lost';
+    if (want && sameShape(slot, want) && !lost) {
+      owned.add(slot.name);
+      const advance = advanceOf(slot, want, standby);
+      if (advance) actions.push(advance);
       continue;
     }
-    if (matchesIgnore(slot, ignore)) continue;
-    // A slot is ours to drop if we made it, or if the config names it with another shape (it is then recreated).
+    // ignore_slots protects slots from being dropped as unknown; a slot the config names is the config's.
+    if (!want && matchesIgnore(slot, ignore)) continue;
+    // A slot is ours to drop if we made it, or if the config names it with another shape or it lost its WAL
+    // (either way it is recreated below). On a standby an unknown logical slot is dropped as Patroni does:
+    // nothing can decode from it there (PostgreSQL 15), nobody advances it, and with hot_standby_feedback its
+    // catalog_xmin holds back vacuum of the catalogs on the primary (a former primary's consumer slot, say).
     const mayDrop =
-      owned.has(slot.name) || want !== undefined || (dropUnknownPhysical && slot.type === 'physical');
+      owned.has(slot.name) || want !== undefined || (dropUnknownPhysical && slot.type === 'physical') || (standby !== undefined && slot.type === 'logical');
     if (!mayDrop) continue;
-    const reason = want
-      ? `slot ${slot.name} is ${describe(slot)} but the config wants ${describe(want)}`
-      : `slot ${slot.name} is no longer needed (no member or permanent slot uses it)`;
+    const reason = !want
+      ? `slot ${slot.name} is no longer needed (no member or permanent slot uses it)`
+      : lost
+        ? `slot ${slot.name} has wal_status = lost (the WAL it needs was removed); it is recreated`
+        : `slot ${slot.name} is ${describe(slot)} but the config wants ${describe(want)}`;
     if (slot.active) {
       actions.push({ kind: 'skip', name: slot.name, reason: `${reason}, but it is in use; will retry` });
       continue;
@@ -155,11 +178,14 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
 
   for (const want of wanted) {
     if (existingByName.has(want.name)) continue;
-    actions.push({
-      kind: 'create',
-      slot: want,
-      reason: want.source === 'member' ? `member slot ${want.name} is missing` : `permanent slot ${want.name} is missing`,
-    });
+    const what = want.source === 'permanent' ? 'permanent slot' : 'member slot';
+    if (want.type === 'logical' && standby) {
+      // Only a slot the primary has published a position for is copied (Patroni: "feedback in the DCS").
+      if (want.lsn === undefined) continue;
+      actions.push({ kind: 'copy', slot: want, reason: `${what} ${want.name} is missing on this standby` });
+    } else {
+      actions.push({ kind: 'create', slot: want, reason: `${what} ${want.name} is missing` });
+    }
     owned.add(want.name);
   }
   return { actions, owned };
@@ -169,88 +195,18 @@ function describe(slot: { type: SlotType; database?: string | null; plugin?: str
   return slot.type === 'physical' ? 'physical' : `logical (${slot.database ?? '?'}, ${slot.plugin ?? '?'})`;
 }
 
-/** Reads pg_replication_slots. */
-export async function listSlots(client: pg.ClientBase): Promise<ExistingSlot[]> {
-  const result = await client.query<{ slot_name: string; slot_type: SlotType; active: boolean; database: string | null; plugin: string | null }>(
-    'SELECT slot_name, slot_type, active, database, plugin FROM pg_catalog.pg_replication_slots ORDER BY slot_name',
-  );
-  return result.rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active, database: r.database, plugin: r.plugin }));
-}
-
-export interface SlotActionResult {
-  action: SlotAction;
-  error?: string;
-}
-
-export interface AppliedSlotPlan {
-  results: SlotActionResult[];
-  /** The owned set to keep for the next plan: a failed drop stays owned so it is retried. */
-  owned: Set<string>;
-}
-
 /**
- * Executes a plan. Physical slots reserve WAL immediately (immediately_reserve => true) so a replica cloned
- * right after does not miss segments. Logical slots must be created while connected to their database:
- * `connectTo(database)` opens such a connection (closed by the caller's implementation via the returned
- * `release`). Errors are collected per action, not thrown: one bad slot must not stop the others.
+ * Where each existing wanted slot stands, as the leader publishes it in the status key (`slots`): logical
+ * slots at confirmed_flush_lsn, physical ones at restart_lsn (Patroni's process_permanent_slots).
  */
-export async function applySlotPlan(
-  client: pg.ClientBase,
-  plan: SlotPlan,
-  connectTo?: (database: string) => Promise<{ client: pg.ClientBase; release: () => Promise<void> }>,
-): Promise<AppliedSlotPlan> {
-  const results: SlotActionResult[] = [];
-  const owned = new Set(plan.owned);
-  for (const action of plan.actions) {
-    try {
-      if (action.kind === 'drop') {
-        // The NOT active guard avoids racing a walsender that attached since the plan was made.
-        await client.query(
-          'SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND NOT active',
-          [action.name],
-        );
-      } else if (action.kind === 'create') {
-        const slot = action.slot;
-        if (slot.type === 'physical') {
-          await client.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true)', [slot.name]);
-        } else {
-          if (!connectTo) throw new Error(`cannot create logical slot ${slot.name}: no way to connect to ${slot.database}`);
-          const db = await connectTo(slot.database!);
-          try {
-            await db.client.query('SELECT pg_catalog.pg_create_logical_replication_slot($1, $2)', [slot.name, slot.plugin]);
-          } finally {
-            await db.release();
-          }
-        }
-      }
-      results.push({ action });
-    } catch (error) {
-      results.push({ action, error: error instanceof Error ? error.message : String(error) });
-      if (action.kind === 'drop') owned.add(action.name);
-      if (action.kind === 'create') owned.delete(action.slot.name);
-    }
+export function slotPositions(existing: readonly ExistingSlot[], wanted: readonly WantedSlot[]): Record<string, bigint> {
+  const wantedByName = new Map(wanted.map((s) => [s.name, s]));
+  const out: Record<string, bigint> = {};
+  for (const slot of existing) {
+    const want = wantedByName.get(slot.name);
+    if (!want || !sameShape(slot, want)) continue;
+    const lsn = slot.type === 'logical' ? slot.confirmedFlushLsn : slot.restartLsn;
+    if (lsn !== null && lsn !== undefined && lsn > 0n) out[slot.name] = lsn;
   }
-  return { results, owned };
-}
-
-export interface SyncSlotsInput {
-  wanted: readonly WantedSlot[];
-  owned: ReadonlySet<string>;
-  ignore?: readonly IgnoreSlotRule[];
-  dropUnknownPhysical?: boolean;
-}
-
-/**
- * Brings the local primary's slots in line with `wanted`: reads pg_replication_slots, plans, applies.
- * Returns the plan's results and the owned set to pass next time.
- */
-export async function syncSlots(ctx: PgContext, input: SyncSlotsInput): Promise<AppliedSlotPlan & { plan: SlotPlan }> {
-  return withConnection(ctx, async (client) => {
-    const plan = planSlots({ ...input, existing: await listSlots(client) });
-    const applied = await applySlotPlan(client, plan, async (database) => {
-      const db = await connect(ctx, { database });
-      return { client: db, release: () => db.end() };
-    });
-    return { ...applied, plan };
-  });
+  return out;
 }

@@ -1,6 +1,7 @@
 // Timeline histories and the "has this node diverged from the primary?" decision (Patroni's
-// Rewind._check_timeline_and_lsn, patroni-behaviour.md 4.7). The decision is a pure function; the one
-// I/O helper fetches the primary's timeline and history over a physical replication connection.
+// Rewind._check_timeline_and_lsn, docs/patroni-behaviour.md 4.7). The decision is a pure function; the two
+// I/O helpers read the primary's timeline and history, and a running standby's own position, over
+// physical replication connections.
 import { connect } from './connection.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import type { PgContext } from './types.js';
@@ -145,6 +146,27 @@ export function parseCheckpointEndFromWaldump(stdout: string, stderr: string, ch
   return match ? parseLsn(match[1]!) : undefined;
 }
 
+/**
+ * Where a running standby's WAL ends, from IDENTIFY_SYSTEM on a replication connection to itself
+ * (as Patroni reads it): the timeline of the replay position, and the replay position or, when more
+ * WAL has been received on that same timeline, the received one (which may end in a partial record:
+ * the divergence check takes the replayed LSN instead, rewind.ts). SQL has no such pair: pg_control_checkpoint() gives the last restartpoint's
+ * timeline, which lags behind the replay position by as many timelines as the standby crossed since,
+ * and paired with the replay LSN it made a standby look diverged when it was not.
+ */
+export async function fetchLocalStandbyPosition(ctx: PgContext): Promise<{ timeline: number; lsn: bigint }> {
+  const client = await connect(ctx, { user: ctx.options.authentication.replication, replication: true, connectTimeoutMs: 5000 });
+  try {
+    const row = (await client.query<{ timeline: string; xlogpos: string }>('IDENTIFY_SYSTEM')).rows[0];
+    const timeline = Number(row?.timeline);
+    if (!row || !Number.isInteger(timeline) || timeline < 1) throw new Error('IDENTIFY_SYSTEM on the local standby returned no timeline');
+    return { timeline, lsn: parseLsn(row.xlogpos) };
+  } finally {
+    // Closing a replication connection we are done with: its failure changes nothing.
+    await client.end().catch(() => undefined);
+  }
+}
+
 export interface PrimaryTimeline {
   timeline: number;
   history: TimelineHistoryEntry[];
@@ -175,6 +197,7 @@ export async function fetchPrimaryTimeline(ctx: PgContext, primary: { host: stri
     if (content === undefined) throw new Error(`TIMELINE_HISTORY ${timeline} returned no row`);
     return { timeline, history: parseTimelineHistory(typeof content === 'string' ? content : content.toString('utf8')) };
   } finally {
+    // Closing a replication connection we are done with: its failure changes nothing.
     await client.end().catch(() => undefined);
   }
 }

@@ -1,5 +1,5 @@
 // Types of the PostgreSQL control layer. `PostgresOptions` / `BootstrapOptions` mirror the `postgresql:` and
-// `bootstrap:` sections of Patroni's YAML (patroni-behaviour.md 3.3): Patroni's keys keep their snake_case
+// `bootstrap:` sections of Patroni's YAML (docs/patroni-behaviour.md 3.3): Patroni's keys keep their snake_case
 // names so the config layer maps YAML onto them one to one; keys hactl adds are camelCase.
 
 /** A setting value as YAML gives it; rendered into postgresql.conf by conf.ts. */
@@ -37,7 +37,10 @@ export interface ReplicaMethodOptions {
   command: string;
   keep_data?: boolean;
   no_params?: boolean;
-  no_leader?: boolean;
+  /** Any truthy value (Python's bool(), as Patroni reads it): `true`, `1`, `'1'`. */
+  no_leader?: ParameterValue;
+  /** Older name of no_leader. */
+  no_master?: ParameterValue;
   /** Any further key is passed to the command as `--key=value`. */
   [option: string]: ParameterValue | undefined;
 }
@@ -64,12 +67,14 @@ export interface PostgresOptions {
   listen: string;
   /** `host:port` other members use to reach this server. */
   connect_address?: string;
-  /** pgpass file hactl writes (mode 0600, owned by the OS user); default `<tmpdir>/pgpass.<name>`. */
+  /** pgpass file hactl writes (mode 0600, owned by the OS user); default `<data_dir>.pgpass`. */
   pgpass?: string;
   authentication: PostgresAuthentication;
   parameters?: Record<string, ParameterValue>;
   /** pg_hba.conf lines; when absent the file initdb wrote is left alone. */
   pg_hba?: string[];
+  /** pg_ident.conf lines (user name maps); when absent the file initdb wrote is left alone. */
+  pg_ident?: string[];
   use_pg_rewind?: boolean;
   /** Extra pg_rewind options (flags or key/value). */
   rewind?: CommandLineOptions;
@@ -83,8 +88,26 @@ export interface PostgresOptions {
   remove_data_directory_on_rewind_failure?: boolean;
   remove_data_directory_on_diverged_timelines?: boolean;
   callbacks?: PostgresCallbacks;
+  /**
+   * Recovery settings of a replica (Patroni's recovery_conf: restore_command, recovery_min_apply_delay,
+   * archive_cleanup_command, …); recovery targets and the streaming settings hactl writes are left out.
+   */
+  recovery_conf?: Record<string, ParameterValue>;
+  /** The nostream tag: no primary_conninfo; the replica recovers from the archive (restore_command) only. */
+  nostream?: boolean;
+  /** Run (and awaited) before a promotion; a non-zero exit cancels it (Patroni's pre_promote). */
+  pre_promote?: string;
+  /** Run (and awaited) before PostgreSQL is stopped (Patroni's before_stop). */
+  before_stop?: string;
   /** Seconds pg_ctl waits for start/stop (Patroni's pg_ctl_timeout, default 60). */
   pg_ctl_timeout?: number;
+  /**
+   * Local superuser connections go over the unix socket instead of TCP to the first listen address
+   * (Patroni's default is TCP, so a pg_hba with only `host` lines works).
+   */
+  use_unix_socket?: boolean;
+  /** The same for local replication connections. */
+  use_unix_socket_repl?: boolean;
 
   /** OS user the PostgreSQL binaries run as when hactl runs as root. Default 'postgres'. */
   osUser?: string;
@@ -104,7 +127,23 @@ export interface BootstrapUser {
   options?: string[];
 }
 
+/** `bootstrap.method: <name>` and its `bootstrap.<name>` section: a backup restored instead of initdb. */
+export interface CustomBootstrap {
+  name: string;
+  command: string;
+  /** Leave the recovery settings and signal files the command wrote (else removed). */
+  keep_existing_recovery_conf?: boolean;
+  /** No --scope / --datadir arguments. */
+  no_params?: boolean;
+  /** Recovery to run after the command (restore_command, recovery_target_*): the server recovers, then promotes. */
+  recovery_conf?: Record<string, ParameterValue>;
+  /** Any further key is passed as `--key=value`. */
+  [option: string]: ParameterValue | Record<string, ParameterValue> | undefined;
+}
+
 export interface BootstrapOptions {
+  /** A custom bootstrap method instead of initdb. */
+  method?: CustomBootstrap;
   /** initdb options: flags (`data-checksums`) and maps (`encoding: UTF8`, `auth-host: scram-sha-256`). */
   initdb?: CommandLineOptions;
   users?: Record<string, BootstrapUser>;
@@ -162,9 +201,14 @@ export interface StandbyTarget {
   port: number;
   /** primary_slot_name; none when absent. */
   slotName?: string;
+  /** Recovery settings that come with this upstream (a standby cluster's `standby_cluster` section). */
+  restoreCommand?: string;
+  archiveCleanupCommand?: string;
+  recoveryMinApplyDelay?: string;
 }
 
 /** What writeConfiguration should make the node: a primary, or a standby following `primary` (or nothing). */
 export type NodeRole =
-  | { role: 'primary' }
+  /** `recovery`: archive recovery first (custom bootstrap's recovery_conf; recovery.signal), then promotion. */
+  | { role: 'primary'; recovery?: Record<string, ParameterValue> }
   | { role: 'replica'; primary: StandbyTarget | null; restoreCommand?: string };

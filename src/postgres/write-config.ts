@@ -13,12 +13,13 @@ import {
   parseConfSettings,
   pgpassEntries,
   renderPgHba,
+  renderPgIdent,
   renderPgpass,
   renderPostgresqlConf,
   sanitizeAutoConf,
 } from './conf.js';
 import { configDirOf, pgpassPathOf } from './context.js';
-import { ensureDirForUser, writeFileForUser } from './os-user.js';
+import { ensureDirForUser, readUserFile, removeUserFile, writeFileForUser } from './user-files.js';
 import type { BootstrapOptions, NodeRole, PgContext } from './types.js';
 
 export interface WriteConfigurationResult {
@@ -32,34 +33,18 @@ export interface WriteConfigurationResult {
   removedFromAutoConf: string[];
 }
 
-async function readOrNull(file: string): Promise<string | null> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Writes postgresql.conf (+ keeps the original as postgresql.base.conf), pg_hba.conf when configured,
+ * Writes postgresql.conf (+ keeps the original as postgresql.base.conf), pg_hba.conf and pg_ident.conf when configured,
  * sanitizes postgresql.auto.conf, creates/removes standby.signal for the role and writes the pgpass file.
  */
 export async function writeConfiguration(
   ctx: PgContext,
   role: NodeRole,
-  extra: { bootstrap?: BootstrapOptions } = {},
+  extra: { bootstrap?: BootstrapOptions; keepRecoverySettings?: boolean } = {},
 ): Promise<WriteConfigurationResult> {
   const { options, user } = ctx;
+  // Every read and write below is in directories the OS user can write: user-files.ts never follows a link there.
+  const readOrNull = (file: string) => readUserFile(file, user);
   const dataDir = options.data_dir;
   const configDir = configDirOf(options);
   if (configDir !== dataDir) await ensureDirForUser(configDir, user, 0o700);
@@ -68,18 +53,20 @@ export async function writeConfiguration(
   const basePath = path.join(configDir, BASE_CONF);
   const current = await readOrNull(confPath);
   const previous = current !== null && current.startsWith(MANAGED_MARKER) ? parseConfSettings(current) : new Map<string, string>();
-  if (!(await exists(basePath))) {
+  const baseExists = (await readOrNull(basePath)) !== null;
+  if (!baseExists) {
     // Keep the user's (initdb's) file aside; with a separate config_dir it comes from the data dir.
     const original = current !== null && !current.startsWith(MANAGED_MARKER) ? current : configDir !== dataDir ? await readOrNull(path.join(dataDir, 'postgresql.conf')) : null;
     if (original !== null && !original.startsWith(MANAGED_MARKER)) await writeFileForUser(basePath, original, user, 0o600);
   }
   const parameters = buildParameters(options, role, ctx.binaries.majorVersion);
-  await writeFileForUser(confPath, renderPostgresqlConf(parameters, await exists(basePath)), user, 0o600);
+  await writeFileForUser(confPath, renderPostgresqlConf(parameters, baseExists || (await readOrNull(basePath)) !== null), user, 0o600);
 
   const autoPath = path.join(dataDir, 'postgresql.auto.conf');
   const auto = await readOrNull(autoPath);
   let removedFromAutoConf: string[] = [];
-  if (auto !== null) {
+  // keepRecoverySettings: a custom bootstrap's tool (pgBackRest, barman) wrote them (keep_existing_recovery_conf).
+  if (auto !== null && !extra.keepRecoverySettings) {
     const sanitized = sanitizeAutoConf(auto);
     removedFromAutoConf = sanitized.removed;
     if (sanitized.removed.length > 0) await writeFileForUser(autoPath, sanitized.text, user, 0o600);
@@ -87,10 +74,15 @@ export async function writeConfiguration(
 
   const hba = renderPgHba(options, extra.bootstrap);
   if (hba !== null) await writeFileForUser(path.join(configDir, 'pg_hba.conf'), hba, user, 0o600);
+  const ident = renderPgIdent(options);
+  if (ident !== null) await writeFileForUser(path.join(configDir, 'pg_ident.conf'), ident, user, 0o600);
 
   const standbySignal = path.join(dataDir, 'standby.signal');
+  const recoverySignal = path.join(dataDir, 'recovery.signal');
   if (role.role === 'replica') await writeFileForUser(standbySignal, '', user, 0o600);
-  else await fs.rm(standbySignal, { force: true });
+  else if (!extra.keepRecoverySettings) await removeUserFile(standbySignal, user);
+  if (role.role === 'primary' && role.recovery) await writeFileForUser(recoverySignal, '', user, 0o600);
+  else if (!extra.keepRecoverySettings) await removeUserFile(recoverySignal, user);
 
   await writePgpass(ctx);
 
@@ -101,7 +93,16 @@ export async function writeConfiguration(
 /** The pgpass file (0600, owned by the OS user) with every authentication user that has a password. */
 export async function writePgpass(ctx: PgContext): Promise<string> {
   const file = pgpassPathOf(ctx.options);
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await ensureParentDir(path.dirname(file), ctx);
   await writeFileForUser(file, renderPgpass(pgpassEntries(ctx.options)), ctx.user, 0o600);
   return file;
+}
+
+/** The pgpass file's directory: made (the user's, 0700) when missing; an existing one is left as it is. */
+async function ensureParentDir(dir: string, ctx: PgContext): Promise<void> {
+  const exists = await fs.stat(dir).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await ensureDirForUser(dir, ctx.user, 0o700);
 }

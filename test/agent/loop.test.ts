@@ -8,13 +8,14 @@ import { parseConfig, type HactlConfig } from '../../src/config/index.js';
 import { MemoryDcsStore, type MemoryDcs } from '../../src/dcs/index.js';
 import { createContext, type PgContext } from '../../src/postgres/index.js';
 import { HaLoop } from '../../src/agent/ha/loop.js';
+import { postgresControl } from '../../src/agent/ha/postgres-control.js';
 import { bootstrapOptions, postgresOptions, effectiveDynamic } from '../../src/agent/settings.js';
 import { createLineLogger } from '../../src/logger.js';
 import { pgUser } from '../helpers/postgres.js';
 import { inRecovery, writeClusterConfigs, TestCluster, type NodeSpec } from '../helpers/cluster.js';
-import { waitUntil } from '../helpers/wait.js';
+import { LIVENESS_MS, SUITE_MS, waitUntil } from '../helpers/wait.js';
 
-describe('HA loop with the memory DCS and a real PostgreSQL', { timeout: 120_000 }, () => {
+describe('HA loop with the memory DCS and a real PostgreSQL', { timeout: SUITE_MS }, () => {
   let cluster: TestCluster;
   let node: NodeSpec;
   let config: HactlConfig;
@@ -35,7 +36,7 @@ describe('HA loop with the memory DCS and a real PostgreSQL', { timeout: 120_000
     dcs = store.client(config.name, { scope: config.scope });
     loop = new HaLoop({
       dcs,
-      pg: () => ctx,
+      postgres: postgresControl(() => ctx),
       local: () => config,
       bootstrapOptions: () => bootstrapOptions(config),
       logger: createLineLogger({ style: 'patroni', write: (l) => lines.push(l) }),
@@ -94,7 +95,7 @@ describe('HA loop with the memory DCS and a real PostgreSQL', { timeout: 120_000
     // The next cycle starts it as a replica (of nobody reachable: node9 has no member key).
     const next = await loop.runCycle();
     assert.equal(next.decision.action, 'start-as-replica', lines.slice(-5).join('\n'));
-    await waitUntil(async () => (await inRecovery(node)) === true, { timeoutMs: 30_000, what: 'running as a replica' });
+    await waitUntil(async () => (await inRecovery(node)) === true, { timeoutMs: LIVENESS_MS, what: 'running as a replica' });
     assert.equal(store.get(`/service/${config.scope}/leader`)?.value, 'node9', 'the other member keeps its key');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClusterJson, ClusterMember } from '../../src/agent/api/index.js';
+import type { ClusterJson, ClusterMember } from '../../src/client/index.js';
 import { clusterTitle, hostColumn, lagInMb, renderCluster, topologyOrder } from '../../src/cli/cluster-table.js';
 import { makeColors } from '../../src/cli/colors.js';
 import { renderedText } from '../../src/cli/output.js';
@@ -139,15 +139,16 @@ describe('list table (pretty)', () => {
     assert.doesNotMatch(header, /Tags|Scheduled restart/);
   });
 
-  it('prints maintenance mode and a scheduled switchover under the table', () => {
+  it('prints maintenance mode, failsafe mode and a scheduled switchover under the table', () => {
     const cluster: ClusterJson = {
       scope: 'demo',
       pause: true,
+      failsafe_mode: true,
       scheduled_switchover: { at: '2026-12-01T02:00:00+01:00', from: 'node1', to: 'node2' },
       members: [member('node1', 'leader'), member('node2', 'replica', { lag: 0 })],
     };
-    const tail = pretty(cluster).split('\n').slice(-4);
-    assert.deepEqual(tail, [' Maintenance mode: on', ' Switchover scheduled at: 2026-12-01T02:00:00+01:00', '                    from: node1', '                      to: node2']);
+    const tail = pretty(cluster).split('\n').slice(-5);
+    assert.deepEqual(tail, [' Maintenance mode: on', ' Failsafe mode: on', ' Switchover scheduled at: 2026-12-01T02:00:00+01:00', '                    from: node1', '                      to: node2']);
   });
 
   it('colours nothing when colours are off, and the layout is the same with them on', () => {

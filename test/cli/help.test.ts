@@ -10,3 +10,12 @@ test('hactl --help names the binary and lists the raft topic', () => {
   assert.match(out, /hactl/);
   assert.match(out, /raft/);
 });
+
+test('hactl help [COMMAND…] prints the same help as COMMAND… --help (oclif convention, without @oclif/plugin-help)', () => {
+  const run = (...args: string[]) => execFileSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  assert.equal(run('help', 'raft', 'status'), run('raft', 'status', '--help'));
+  assert.equal(run('help', 'raft:status'), run('raft', 'status', '--help'));
+  assert.equal(run('help', 'switchover'), run('switchover', '--help'));
+  assert.equal(run('help'), run('--help'));
+  assert.match(run('help', 'list'), /USAGE\n {2}\$ hactl list/);
+});

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClusterJson, ClusterMember } from '../../src/agent/api/index.js';
+import type { ClusterJson, ClusterMember } from '../../src/client/index.js';
 import { confirmMembersMessage, selectMembers } from '../../src/cli/member-select.js';
 import { splitClusterArg } from '../../src/cli/member-flow.js';
 

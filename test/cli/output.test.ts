@@ -8,7 +8,7 @@ import { isoWithOffset, parseScheduleTime } from '../../src/cli/schedule.js';
 import { renderProgress } from '../../src/cli/progress.js';
 import { ConfirmationRequired, createPrompter } from '../../src/cli/prompts.js';
 import { titleIntoBorder } from '../../src/cli/table.js';
-import type { HistoryRow } from '../../src/agent/api/index.js';
+import type { HistoryRow } from '../../src/client/index.js';
 
 const history: HistoryRow[] = [
   [1, 50331808, 'no recovery target specified', '2026-11-25T19:38:45.781+00:00', 'node1'],

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClusterJson, ClusterMember } from '../../src/agent/api/index.js';
+import type { ClusterJson, ClusterMember } from '../../src/client/index.js';
 import { laggingCandidates, nextSwitchoverStep, type SwitchoverAnswers, type SwitchoverInputs, type SwitchoverStep } from '../../src/cli/switchover-plan.js';
 
 const MB = 1024 * 1024;

@@ -45,7 +45,8 @@ describe('hactl commands that act on the cluster (fake agents)', () => {
 
   describe('switchover and failover', () => {
     it('without a terminal and without --force fails at once, saying to pass --force, and sends nothing', async () => {
-      const r = await runCli(['switchover', ...api, '--candidate', 'node2'], { timeoutMs: 10_000 });
+      // "At once" means without waiting for an answer (stdin is closed): a wait would hang until run-cli's bound.
+      const r = await runCli(['switchover', ...api, '--candidate', 'node2']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^Error: .*there is no terminal to ask on; pass --force to switchover without asking\n$/);
       assert.deepEqual(posts(), []);
@@ -70,6 +71,55 @@ describe('hactl commands that act on the cluster (fake agents)', () => {
       const r = await runCli(['switchover', ...api, '--force']);
       assert.equal(r.code, 1);
       assert.equal(r.stderr, `Error: switchover failed: switchover is not possible: no good candidates have been found (HTTP 412 from ${agent.url})\n`);
+    });
+
+    it('a refusal with per-member reasons prints them under the agent\'s reason (issue 17)', async () => {
+      agent.routes.set('POST /switchover', {
+        status: 412,
+        body: 'switchover is not possible: no good candidates have been found\nnode2: not reachable\nnode3: lag 3145728 bytes exceeds maximum_lag_on_failover 1048576',
+      });
+      const r = await runCli(['switchover', ...api, '--force']);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `Error: switchover failed: switchover is not possible: no good candidates have been found (HTTP 412 from ${agent.url})\n` +
+          '  node2: not reachable\n  node3: lag 3145728 bytes exceeds maximum_lag_on_failover 1048576\n',
+      );
+    });
+
+    it('--dry-run asks GET /failover/candidates, prints the explanation, sends nothing, and exits 1 when nobody would take over', async () => {
+      const explanation = (winner: string | null) => ({
+        scope: 'demo',
+        scenario: 'leader-lost',
+        answered_by: 'node1',
+        leader: 'node1',
+        candidate: null,
+        pause: false,
+        winner,
+        racers: winner ? [winner] : [],
+        summary: winner ? `if the leader node1 failed now, ${winner} would take the leader key` : 'if the leader node1 failed now, no member would take the leader key',
+        maximum_lag_on_failover: 1048576,
+        last_primary_lsn: 50331648,
+        cluster_timeline: 1,
+        synchronous_mode: 'off',
+        members: [
+          { name: 'node1', role: 'primary', state: 'running', reachable: true, lsn: 50331648, lsn_text: '0/3000000', lag: 0, timeline: 1, failover_priority: 1, verdict: 'excluded', code: 'leader', reason: 'the current leader (this dry run assumes it failed)', log: [] },
+          { name: 'node2', role: 'replica', state: 'running', reachable: true, lsn: 50331648, lsn_text: '0/3000000', lag: 0, timeline: 1, failover_priority: 1, verdict: winner ? 'winner' : 'excluded', code: winner ? null : 'paused', reason: winner ? null : 'the cluster is paused (maintenance mode): no automatic failover', log: [] },
+        ],
+      });
+      agent.routes.set('GET /failover/candidates', { body: explanation('node2') });
+      const ok = await runCli(['failover', ...api, '--dry-run']);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /^Dry run \(nothing changed\): if the leader node1 failed now, node2 would take the leader key$/m);
+      assert.match(ok.stdout, /\| node2 +\| replica +\| running +\| 0\/3000000 +\| +0 \| +1 \| +1 \| winner +\| +\|/);
+      assert.deepEqual(posts(), []);
+      agent.routes.set('GET /failover/candidates', { body: explanation(null) });
+      const none = await runCli(['switchover', ...api, '--dry-run', '--candidate', 'node2', '-f', 'json']);
+      assert.equal(none.code, 1);
+      assert.equal(JSON.parse(none.stdout).winner, null);
+      const asked = agent.requests.filter((q) => q.path === '/failover/candidates');
+      assert.equal(asked.length, 2);
+      assert.deepEqual(posts(), []);
     });
 
     it('a 401 says which credentials to set', async () => {
@@ -104,6 +154,27 @@ describe('hactl commands that act on the cluster (fake agents)', () => {
       const c = await runCli(['switchover', ...api, '--cancel']);
       assert.equal(c.code, 0, c.stderr);
       assert.equal(c.stdout, 'Success: scheduled switchover deleted\n');
+    });
+
+    it('flush drops scheduled restarts per member and the scheduled switchover; nothing scheduled is no error', async () => {
+      const cluster = threeMemberCluster(agent.url);
+      cluster.members[1] = { ...cluster.members[1]!, scheduled_restart: { schedule: '2030-01-01T02:00:00+00:00' } } as (typeof cluster.members)[number];
+      agent.routes.set('GET /cluster', { body: cluster });
+      agent.routes.set('DELETE /restart', { body: 'scheduled restart deleted' });
+      const r = await runCli(['flush', 'demo', 'node2', 'node3', 'restart', ...api]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'Success: flush scheduled restart for member node2\nNo scheduled restart for member node3\n');
+      assert.deepEqual(posts().map((p) => `${p.method} ${p.path}`), ['DELETE /restart']);
+      const none = await runCli(['flush', 'switchover', ...api]);
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal(none.stdout, 'No pending scheduled switchover\n');
+      agent.routes.set('GET /cluster', { body: { ...threeMemberCluster(agent.url), scheduled_switchover: { at: '2030-01-01T02:00:00+00:00', from: 'node1' } } });
+      agent.routes.set('DELETE /switchover', { body: 'scheduled switchover deleted' });
+      const sw = await runCli(['flush', 'switchover', ...api]);
+      assert.equal(sw.stdout, 'Success: scheduled switchover deleted\n');
+      const bad = await runCli(['flush', 'node2', ...api]);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.stderr, 'Error: name what to flush last: restart or switchover\n');
     });
 
     it('failover --force sends the candidate', async () => {
@@ -218,6 +289,19 @@ describe('hactl commands that act on the cluster (fake agents)', () => {
       assert.match(r.stdout, /^- {4}max_connections: 100\n\+ {4}max_connections: 200$/m);
       assert.match(r.stdout, /Configuration changed\n$/);
       assert.deepEqual(posts()[0]!.body, { loop_wait: 5, postgresql: { parameters: { max_connections: 200 } } });
+    });
+
+    it('edit-config warns on stderr about a key hactl ignores or does not know, and still sends the change', async () => {
+      agent.routes.set('PATCH /config', { body: CONFIG });
+      const r = await runCli(['edit-config', ...api, '-s', 'postgresql.parameters_primary.work_mem=8MB', '-s', 'maximum_lag_on_failovr=5', '-s', 'loop_wait=5', '--force']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Configuration changed\n$/);
+      assert.equal(
+        r.stderr,
+        'Warning: postgresql.parameters_primary is ignored by hactl (role-specific settings are not applied: use parameters / pg_hba)\n' +
+          'Warning: unknown key maximum_lag_on_failovr; did you mean maximum_lag_on_failover? (ignored)\n',
+      );
+      assert.deepEqual(posts()[0]!.body, { postgresql: { parameters_primary: { work_mem: '8MB' } }, maximum_lag_on_failovr: 5, loop_wait: 5 });
     });
 
     it('edit-config without --force and without a terminal fails before sending; Not changed when equal', async () => {

@@ -34,6 +34,8 @@ export interface FakeAgent {
 export async function startFakeAgent(routes: Record<string, Route> = {}, options: { tls?: { key: string; cert: string } } = {}): Promise<FakeAgent> {
   const table = new Map<string, Route>(Object.entries(routes));
   const requests: RecordedRequest[] = [];
+  /** Replies still waiting out their delay: dropped on close, so a long delay never outlives the test. */
+  const delayed = new Set<NodeJS.Timeout>();
   const handler: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -61,8 +63,13 @@ export async function startFakeAgent(routes: Record<string, Route> = {}, options
           res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body ?? {}));
         }
       };
-      if (reply.delayMs) setTimeout(send, reply.delayMs);
-      else send();
+      if (reply.delayMs) {
+        const timer = setTimeout(() => {
+          delayed.delete(timer);
+          send();
+        }, reply.delayMs);
+        delayed.add(timer);
+      } else send();
     });
   };
   const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
@@ -74,6 +81,8 @@ export async function startFakeAgent(routes: Record<string, Route> = {}, options
     requests,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of delayed) clearTimeout(timer);
+        delayed.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers/net.js';
+import { waitUntil, withDeadline } from '../helpers/wait.js';
 import { MEMBER_STATUS, startFakeAgent, threeMemberCluster, type FakeAgent } from './fake-agent.js';
 import { runCli } from './run-cli.js';
 
@@ -48,6 +49,25 @@ describe('hactl list and the read-only commands (fake agents)', () => {
     );
   });
 
+  it('makes one request to an hactl agent (system_identifier in /cluster), GET /patroni only for a Patroni agent', async () => {
+    const hactlAgent = await startFakeAgent({
+      'GET /cluster': { body: { ...threeMemberCluster('http://127.0.0.1:1'), system_identifier: '7000000000000000001' } },
+      'GET /patroni': { body: MEMBER_STATUS },
+    });
+    try {
+      const r = await runCli(['list', '--api', hactlAgent.url]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\+ Cluster: demo \(7000000000000000001\) -/);
+      assert.deepEqual(hactlAgent.requests.map((q) => `${q.method} ${q.path}`), ['GET /cluster']);
+    } finally {
+      await hactlAgent.close();
+    }
+    agent.requests.length = 0;
+    const patroni = await runCli(['list', '--api', agent.url]);
+    assert.match(patroni.stdout, /^\+ Cluster: demo \(7117556723320621508\) -/);
+    assert.deepEqual(agent.requests.map((q) => `${q.method} ${q.path}`), ['GET /cluster', 'GET /patroni']);
+  });
+
   it('reads the agent address from the config file (-c) and accepts the cluster name', async () => {
     const file = path.join(dir, 'ha.yml');
     writeFileSync(file, `scope: demo\nrestapi:\n  connect_address: ${agent.url.replace('http://', '')}\n`);
@@ -65,12 +85,14 @@ describe('hactl list and the read-only commands (fake agents)', () => {
   });
 
   it('moves on from a slow agent after --timeout', async () => {
-    const slow = await startFakeAgent({ 'GET /cluster': { body: {}, delayMs: 5_000 }, 'GET /patroni': { body: {}, delayMs: 5_000 } });
+    // The slow agent answers only after the test is over: a table printed at all means the CLI gave up on it.
+    const never = 10 * 60_000;
+    const slow = await startFakeAgent({ 'GET /cluster': { body: {}, delayMs: never }, 'GET /patroni': { body: {}, delayMs: never } });
     try {
       const r = await runCli(['list', '--api', `${slow.url},${agent.url}`, '--timeout', '0.5']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`Warning: agent ${slow.url} unreachable: no answer within 0\\.5 s`));
-      assert.ok(r.ms < 4_000, `took ${r.ms} ms`);
+      assert.match(r.stdout, /\+ Cluster: demo/);
     } finally {
       await slow.close();
     }
@@ -133,10 +155,15 @@ describe('hactl list and the read-only commands (fake agents)', () => {
     const child = spawn(process.execPath, [BIN, 'list', '--api', agent.url, '-W', '0.2'], { env: { PATH: process.env.PATH, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await new Promise((r) => setTimeout(r, 1_500));
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('close', r));
-    assert.ok((out.match(/\+ Cluster: demo/g) ?? []).length >= 2, out);
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, signal) => resolve([code, signal])));
+    try {
+      // Two tables drawn means it refreshed; how long the CLI takes to get there depends on the machine.
+      await waitUntil(() => (out.match(/\+ Cluster: demo/g) ?? []).length >= 2, { timeoutMs: 30_000, what: `two tables from hactl list -W (stdout so far: ${out.length} bytes)` });
+    } finally {
+      child.kill('SIGINT');
+    }
+    const [code, signal] = await withDeadline(closed, 10_000, 'hactl list -W to exit on SIGINT');
+    assert.ok(code === 0 || code === 130 || signal === 'SIGINT', `exit ${code} signal ${signal}`);
   });
 
   it('history prints the timeline switches; show-config redacts secrets; dsn prints host and port', async () => {
@@ -155,6 +182,18 @@ describe('hactl list and the read-only commands (fake agents)', () => {
     const both = await runCli(['dsn', 'node2', '--api', agent.url, '--role', 'replica']);
     assert.equal(both.code, 1);
     assert.equal(both.stderr, 'Error: --role and MEMBER are mutually exclusive\n');
+  });
+
+  it("takes patronictl's spellings: list -t (timestamp line), dsn -m MEMBER, -w SECS exclusive with -W", async () => {
+    const t = await runCli(['list', '-t', '-f', 'tsv', '--api', agent.url]);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout.split('\n')[0]!, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    assert.equal(t.stdout.split('\n')[1], 'Cluster\tMember\tHost\tRole\tState\tTL\tLag in MB\tTags');
+    const m = await runCli(['dsn', '-m', 'node3', '--api', agent.url]);
+    assert.equal(m.stdout, 'host=127.0.0.1 port=5435\n');
+    const both = await runCli(['list', '-w', '1', '-W', '--api', agent.url]);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--watch-every=1 cannot also be provided when using --watch|cannot also be provided/);
   });
 
   it('version prints the CLI version and each member\'s hactl and PostgreSQL versions', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { MEMBER_STATUS, startFakeAgent, threeMemberCluster, type FakeAgent } from './fake-agent.js';
 import { BIN } from './run-cli.js';
+import { LIVENESS_MS } from '../helpers/wait.js';
 
 const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -27,12 +28,13 @@ function onTerminal(args: string[]): Session {
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     output: () => out,
-    async waitFor(text, timeoutMs = 10_000) {
+    // A liveness bound: node + oclif start slowly on a loaded machine; a missing question never shows.
+    async waitFor(text, timeoutMs = LIVENESS_MS) {
       const deadline = Date.now() + timeoutMs;
       while (!(typeof text === 'string' ? out.includes(text) : text.test(out))) {
         if (Date.now() > deadline) {
           child.kill('SIGKILL');
-          throw new Error(`no ${String(text)} on the terminal; got:\n${out}`);
+          throw new Error(`no ${String(text)} on the terminal within ${timeoutMs} ms; got:\n${out}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }

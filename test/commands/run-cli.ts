@@ -1,8 +1,11 @@
 // Runs the built CLI (`node bin/run.js …`, so `npm run build` first) as a child process without a
 // terminal: stdin is a pipe (closed, or fed `input`), stdout/stderr captured. Bounded by a timeout so
-// a command that wrongly waits for an answer fails the test instead of hanging it.
+// a command that wrongly waits for an answer fails the test instead of hanging it. The bound is a
+// liveness bound (a hang never ends, so any bound catches it): generous, because a loaded machine
+// takes seconds just to start node and oclif, and "answered quickly" is not what these tests assert.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { LIVENESS_MS } from '../helpers/wait.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 
@@ -27,8 +30,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`hactl ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
+      reject(new Error(`hactl ${args.join(' ')} did not finish within ${opts.timeoutMs ?? LIVENESS_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? LIVENESS_MS);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

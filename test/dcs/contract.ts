@@ -17,10 +17,19 @@ export interface DcsHarness {
   elapse(ms: number): Promise<void>;
   /** How long after its ttl a key may still be visible. 0 for the memory store. */
   expirySlackMs: number;
+  /** The store's monotonic clock (the one lease deadlines are on). */
+  nowMs(): number;
+  /** Factor the harness stretches ttls by (etcd's whole-second leases); 1 when absent. */
+  timeScale?: number;
   close(): Promise<void>;
 }
 
 const TTL_MS = 1_000;
+
+/** True when a leader-key write took (it returned a lease deadline). */
+async function took(write: Promise<number | null>): Promise<boolean> {
+  return (await write) !== null;
+}
 
 /** Resolves the promise or fails the test after `ms` of real time (a watch that never wakes). */
 async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -78,41 +87,77 @@ export function runDcsContract(name: string, makeHarness: () => Promise<DcsHarne
 
     it('lets exactly one of two racing members acquire the leader key', async () => {
       await freshCluster();
-      const [wonA, wonB] = await Promise.all([a.attemptToAcquireLeader(TTL_MS), b.attemptToAcquireLeader(TTL_MS)]);
+      const [wonA, wonB] = await Promise.all([took(a.attemptToAcquireLeader(TTL_MS)), took(b.attemptToAcquireLeader(TTL_MS))]);
       assert.equal(Number(wonA) + Number(wonB), 1, 'exactly one winner');
       const view = await b.getCluster();
       assert.equal(view.leader?.name, wonA ? a.memberName : b.memberName);
-      assert.equal(await (wonA ? a : b).attemptToAcquireLeader(TTL_MS), false, 'the holder cannot create it again');
+      assert.equal(await took((wonA ? a : b).attemptToAcquireLeader(TTL_MS)), false, 'the holder cannot create it again');
+    });
+
+    it("returns the holder's lease deadline: ttl·(1 − ρ) from when the write was sent, null when it did not take", async () => {
+      await freshCluster();
+      const ttl = TTL_MS * (h.timeScale ?? 1);
+      const sentAcquire = h.nowMs();
+      const acquired = await a.attemptToAcquireLeader(TTL_MS);
+      const doneAcquire = h.nowMs();
+      assert.ok(acquired !== null, 'the acquire took');
+      assert.ok(acquired >= sentAcquire + ttl * 0.99 && acquired <= doneAcquire + ttl * 0.99, `deadline ${acquired} not within [${sentAcquire}, ${doneAcquire}] + ttl·0.99`);
+      assert.ok(acquired < sentAcquire + ttl, 'shortened by the clock-rate bound');
+      assert.equal(await b.attemptToAcquireLeader(TTL_MS), null, 'a lost race gives no deadline');
+      assert.equal(await b.updateLeader(TTL_MS, null), null, 'a non-holder renewal gives no deadline');
+      await h.elapse(TTL_MS * 0.3);
+      const sentRenew = h.nowMs();
+      const renewed = await a.updateLeader(TTL_MS, null);
+      assert.ok(renewed !== null && renewed >= sentRenew + ttl * 0.99 && renewed <= h.nowMs() + ttl * 0.99, 'a renewal restarts the deadline from its send time');
+      assert.ok(renewed > acquired, 'the renewal moved the deadline');
+      a.setRetryTimeout(2_000);
+      assert.throws(() => a.setRetryTimeout(0), RangeError, 'retry_timeout is checked');
+      await a.prepareShutdown();
     });
 
     it('renews the leader key for the holder only', async () => {
       await freshCluster();
-      assert.equal(await a.attemptToAcquireLeader(TTL_MS), true);
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS)), true);
       const before = (await a.getCluster()).leader!;
-      assert.equal(await b.updateLeader(TTL_MS, 100n), false, 'a non-holder cannot renew');
-      assert.equal(await a.updateLeader(TTL_MS, 0x5000000n), true);
+      assert.equal(await took(b.updateLeader(TTL_MS, 100n)), false, 'a non-holder cannot renew');
+      assert.equal(await took(a.updateLeader(TTL_MS, 0x5000000n)), true);
       const view = await b.getCluster();
       assert.equal(view.leader?.name, a.memberName);
       assert.ok(view.leader!.keyVersion > before.keyVersion, 'a renewal changes the key version');
       assert.equal(view.status.lastLsn, 0x5000000n, 'the renewal publishes the last primary LSN');
     });
 
+    it('publishes slot positions and retain_slots with a renewal, and keeps retain_slots when a renewal gives none', async () => {
+      await freshCluster();
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS)), true);
+      assert.equal(await took(a.updateLeader(TTL_MS, 0x5000000n, { cdc: 0x4000000n }, ['node2', 'node3'])), true);
+      let status = (await b.getCluster()).status;
+      assert.deepEqual(status.slots, { cdc: 0x4000000n });
+      assert.deepEqual(status.retainSlots, ['node2', 'node3']);
+      assert.equal(await took(a.updateLeader(TTL_MS, 0x5000100n, { cdc: 0x4000100n })), true);
+      status = (await b.getCluster()).status;
+      assert.deepEqual(status.slots, { cdc: 0x4000100n });
+      assert.deepEqual(status.retainSlots, ['node2', 'node3'], 'a renewal without retainSlots keeps the stored list');
+      assert.equal(await took(a.updateLeader(TTL_MS, 0x5000200n, {}, [])), true);
+      assert.deepEqual((await b.getCluster()).status.retainSlots, [], 'an empty list clears it');
+    });
+
     it('expires the leader key after ttl unless renewed, and then another member can take it', async () => {
       await freshCluster();
-      assert.equal(await a.attemptToAcquireLeader(TTL_MS), true);
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS)), true);
       await h.elapse(TTL_MS * 0.6);
-      assert.equal(await a.updateLeader(TTL_MS, null), true);
+      assert.equal(await took(a.updateLeader(TTL_MS, null)), true);
       await h.elapse(TTL_MS * 0.6);
       assert.equal((await b.getCluster()).leader?.name, a.memberName, 'a renewal restarts the lease');
       await h.elapse(TTL_MS * 0.5 + h.expirySlackMs);
       assert.equal((await b.getCluster()).leader, null, 'gone once ttl passed since the last renewal');
-      assert.equal(await a.updateLeader(TTL_MS, null), false, 'an expired lease cannot be renewed');
-      assert.equal(await b.attemptToAcquireLeader(TTL_MS), true);
+      assert.equal(await took(a.updateLeader(TTL_MS, null)), false, 'an expired lease cannot be renewed');
+      assert.equal(await took(b.attemptToAcquireLeader(TTL_MS)), true);
     });
 
     it('deletes the leader key only for its holder', async () => {
       await freshCluster();
-      assert.equal(await a.attemptToAcquireLeader(TTL_MS), true);
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS)), true);
       assert.equal(await b.deleteLeader(), false);
       assert.equal((await a.getCluster()).leader?.name, a.memberName);
       assert.equal(await a.deleteLeader(0x7000000n), true);
@@ -198,9 +243,18 @@ export function runDcsContract(name: string, makeHarness: () => Promise<DcsHarne
       assert.equal((await a.getCluster()).sync, null);
     });
 
+    it('stores the failsafe topology as Patroni writes it and overwrites it', async () => {
+      await freshCluster();
+      assert.equal((await b.getCluster()).failsafe, null, 'no failsafe key yet');
+      await a.setFailsafe({ [a.memberName]: 'http://127.0.0.1:8008/patroni', [b.memberName]: 'http://127.0.0.1:8009/patroni' });
+      assert.deepEqual((await b.getCluster()).failsafe, { [a.memberName]: 'http://127.0.0.1:8008/patroni', [b.memberName]: 'http://127.0.0.1:8009/patroni' });
+      await a.setFailsafe({ [a.memberName]: 'http://127.0.0.1:8008/patroni' });
+      assert.deepEqual((await b.getCluster()).failsafe, { [a.memberName]: 'http://127.0.0.1:8008/patroni' });
+    });
+
     it('wakes a watch when the leader key is deleted, and not when the holder renews it', async () => {
       await freshCluster();
-      assert.equal(await a.attemptToAcquireLeader(TTL_MS * 10), true);
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS * 10)), true);
       const view: ClusterView = await b.getCluster();
       const watching = b.watch(TTL_MS * 20, { view });
       await a.updateLeader(TTL_MS * 10, null);
@@ -217,13 +271,13 @@ export function runDcsContract(name: string, makeHarness: () => Promise<DcsHarne
       await freshCluster();
       // On etcd the event of a new key carries no previous value (prev_kv null): the bootstrap case.
       const watching = b.watch(TTL_MS * 20, { view: await b.getCluster() });
-      assert.equal(await a.attemptToAcquireLeader(TTL_MS * 10), true);
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS * 10)), true);
       assert.equal(await within(2_000, watching, 'watch'), 'changed');
     });
 
     it('wakes a watch when the leader key expires', async () => {
       await freshCluster();
-      assert.equal(await a.attemptToAcquireLeader(TTL_MS), true);
+      assert.equal(await took(a.attemptToAcquireLeader(TTL_MS)), true);
       const watching = b.watch(TTL_MS * 20, { view: await b.getCluster() });
       await h.elapse(TTL_MS + h.expirySlackMs);
       assert.equal(await within(2_000, watching, 'watch'), 'changed');

@@ -15,7 +15,7 @@ import { etcdEventWakesWatch } from '../../src/dcs/etcd3-watch.js';
 import type { Logger } from '../../src/raft/index.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { freePorts } from '../helpers/net.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, timerBoundMs, waitUntil } from '../helpers/wait.js';
 import { runDcsContract, type DcsHarness } from './contract.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -45,8 +45,8 @@ class TimeScaled implements Dcs {
   attemptToAcquireLeader(ttlMs: number) {
     return this.inner.attemptToAcquireLeader(ttlMs * this.scale);
   }
-  updateLeader(ttlMs: number, lastLsn: bigint | null, slots?: Record<string, bigint>) {
-    return this.inner.updateLeader(ttlMs * this.scale, lastLsn, slots);
+  updateLeader(ttlMs: number, lastLsn: bigint | null, slots?: Record<string, bigint>, retainSlots?: readonly string[]) {
+    return this.inner.updateLeader(ttlMs * this.scale, lastLsn, slots, retainSlots);
   }
   deleteLeader(lastLsn?: bigint | null) {
     return this.inner.deleteLeader(lastLsn);
@@ -78,6 +78,9 @@ class TimeScaled implements Dcs {
   deleteSyncState(ifVersion?: number) {
     return this.inner.deleteSyncState(ifVersion);
   }
+  setFailsafe(...args: Parameters<Dcs['setFailsafe']>) {
+    return this.inner.setFailsafe(...args);
+  }
   setStatus(...args: Parameters<Dcs['setStatus']>) {
     return this.inner.setStatus(...args);
   }
@@ -86,6 +89,12 @@ class TimeScaled implements Dcs {
   }
   watch(waitMs: number, options?: WatchOptions) {
     return this.inner.watch(waitMs * this.scale, options);
+  }
+  setRetryTimeout(ms: number) {
+    this.inner.setRetryTimeout(ms);
+  }
+  prepareShutdown() {
+    return this.inner.prepareShutdown();
   }
   close() {
     return this.inner.close();
@@ -104,6 +113,8 @@ function contractHarness(members: 1 | 3): () => Promise<DcsHarness> {
         return new TimeScaled(dcs, SCALE);
       },
       elapse: (ms) => sleep(ms * SCALE),
+      nowMs: () => performance.now(),
+      timeScale: SCALE,
       // × SCALE = 500 ms: etcd's revoke tick, plus the Raft round of the revoke.
       expirySlackMs: 250,
       close: async () => {
@@ -137,27 +148,45 @@ describe('etcd3 DCS with etcd members down', () => {
     const holder = await client('srv1', 3_000, 'one-down');
     const other = await client('srv2', 3_000, 'one-down');
     await holder.deleteCluster();
-    assert.equal(await holder.attemptToAcquireLeader(10_000), true);
+    assert.notEqual(await holder.attemptToAcquireLeader(10_000), null);
     const down = await cluster.leaderIndex();
     await cluster.kill(down);
     // The first calls wait out etcd's election (0.5-1 s with the test timings); then enough rounds
     // that every client meets the dead member (the pool picks members at random).
+    // A call that took longer than retry_timeout would have thrown: every one succeeding is the check.
     for (let round = 0; round < 6; round++) {
-      const started = performance.now();
       const view = await other.getCluster();
       assert.equal(view.leader?.name, 'srv1');
-      assert.ok((await holder.renewLeaderLease(10_000, 0x3000000n)) !== null, 'the holder renews');
+      assert.ok((await holder.updateLeader(10_000, 0x3000000n)) !== null, 'the holder renews');
       await holder.touchMember(memberData(), 10_000);
       await other.touchMember(memberData(), 10_000);
-      assert.equal(await other.attemptToAcquireLeader(10_000), false);
+      assert.equal(await other.attemptToAcquireLeader(10_000), null);
       const watching = other.watch(5_000, { view: await other.getCluster() });
       assert.equal(await holder.setFailover({ leader: 'srv1', candidate: `srv2-${round}` }), true);
       assert.equal(await watching, 'changed');
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed < 2_500, `round ${round} took ${elapsed.toFixed(0)} ms`);
     }
     assert.deepEqual((await holder.getCluster()).members.map((m) => m.name), ['srv1', 'srv2']);
     await cluster.restart(down);
+  });
+
+  it('renews the leader key through the etcd leader dying in the middle of the renewal', async () => {
+    // CI caught a primary demoting right after etcd's leader was killed: a renewal in flight on the
+    // dying member failed with an outcome etcd never told, and was not sent again. The renewal
+    // compares name and lease and puts the same value, so it is safe to resend; renewals in flight
+    // at the kill, on whichever member the pool picked, must all succeed.
+    const holder = await client('srv1', 3_000, 'mid-call');
+    await holder.deleteCluster();
+    assert.notEqual(await holder.attemptToAcquireLeader(10_000), null);
+    for (let round = 0; round < 3; round++) {
+      const down = await cluster.leaderIndex();
+      const renewals = Promise.allSettled(Array.from({ length: 40 }, (_, i) => sleep(i * 5).then(() => holder.updateLeader(10_000, 0x3000000n + BigInt(i)))));
+      await sleep(60);
+      await cluster.kill(down);
+      const results = await renewals;
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : r.value === null ? ['null: the key was lost'] : []));
+      assert.deepEqual(failed, [], `round ${round}: renewals in flight while etcd member ${down} died`);
+      await cluster.restart(down);
+    }
   });
 
   it('expires the leader key once its holder stops renewing, never before the deadline the holder believed in', async () => {
@@ -165,20 +194,18 @@ describe('etcd3 DCS with etcd members down', () => {
     const other = await client('srv2', 3_000, 'expiry');
     await holder.deleteCluster();
     const ttlMs = 2_000;
-    assert.ok((await holder.acquireLeaderLease(ttlMs)) !== null);
+    assert.ok((await holder.attemptToAcquireLeader(ttlMs)) !== null);
     await sleep(500);
-    const deadline = await holder.renewLeaderLease(ttlMs, null);
+    const deadline = await holder.updateLeader(ttlMs, null);
     assert.ok(deadline !== null);
-    let goneAt = 0;
-    while (goneAt === 0) {
-      if ((await other.getCluster()).leader === null) goneAt = performance.now();
-      else await sleep(20);
-    }
+    const goneAt = await waitUntil(async () => ((await other.getCluster()).leader === null ? performance.now() : 0), {
+      timeoutMs: ttlMs * 5,
+      intervalMs: 20,
+      what: 'etcd to expire the leader key',
+    });
+    // Safety: never before the holder's deadline. That it happens at all is the wait above.
     assert.ok(goneAt >= deadline, `etcd expired the key ${(deadline - goneAt).toFixed(0)} ms before the holder's deadline`);
-    // etcd revokes expired leases on a 500 ms tick.
-    assert.ok(goneAt <= deadline + 0.01 * ttlMs + 800, `the key outlived the deadline by ${(goneAt - deadline).toFixed(0)} ms`);
-    assert.equal(await holder.updateLeader(ttlMs, null), false, 'an expired lease cannot be renewed');
-    assert.equal(holder.leaseDeadlineMonoMs, null);
+    assert.equal(await holder.updateLeader(ttlMs, null), null, 'an expired lease cannot be renewed');
   });
 
   it('throws DcsUnavailable naming the endpoints within retry_timeout when etcd loses its quorum, and never extends the lease belief', async () => {
@@ -188,7 +215,7 @@ describe('etcd3 DCS with etcd members down', () => {
     const other = await client('srv2', retryTimeoutMs, 'quorum-lost');
     await holder.deleteCluster();
     const sentAt = performance.now();
-    const believed = await holder.acquireLeaderLease(ttlMs);
+    const believed = await holder.attemptToAcquireLeader(ttlMs);
     assert.ok(believed !== null && believed <= sentAt + ttlMs, 'the belief is counted from when the grant was sent');
     await Promise.all([cluster.kill(1), cluster.kill(2)]);
     const calls: Array<[string, () => Promise<unknown>]> = [
@@ -206,14 +233,12 @@ describe('etcd3 DCS with etcd members down', () => {
         return true;
       });
       const elapsed = performance.now() - started;
-      assert.ok(elapsed <= retryTimeoutMs + 250, `${what} gave up after ${elapsed.toFixed(0)} ms (retry_timeout ${retryTimeoutMs} ms)`);
+      assert.ok(elapsed <= timerBoundMs(retryTimeoutMs), `${what} gave up after ${elapsed.toFixed(0)} ms (retry_timeout ${retryTimeoutMs} ms, ttl ${ttlMs} ms)`);
     }
-    // The HA loop keeps trying to renew; none of the attempts may move the deadline.
+    // The HA loop keeps trying to renew; none of the attempts may give a deadline (outcome unknown).
     while (performance.now() < believed + 200) {
       await assert.rejects(holder.updateLeader(ttlMs, null), DcsUnavailable);
-      assert.equal(holder.leaseDeadlineMonoMs, believed, 'a renewal with unknown outcome does not extend the lease belief');
     }
-    assert.ok(performance.now() > holder.leaseDeadlineMonoMs!, 'the belief has run out');
     await Promise.all([cluster.restart(1), cluster.restart(2)]);
   });
 });

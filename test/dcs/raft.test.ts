@@ -12,7 +12,7 @@ import { clusterKeys, DcsError, DcsUnavailable, RaftDcs, startRaftDcs, type Memb
 import { baselineFromEntries, eventWakesWatch, localStateDiffers } from '../../src/dcs/raft-watch.js';
 import { RaftNode, type KvEntry, type Logger } from '../../src/raft/index.js';
 import { freePorts } from '../helpers/net.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { LIVENESS_MS, sleep, timerBoundMs, waitUntil } from '../helpers/wait.js';
 import { runDcsContract } from './contract.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -32,7 +32,7 @@ async function startCluster(): Promise<TestCluster> {
   const addrs = ports.map((p) => `127.0.0.1:${p}`);
   const baseDir = await mkdtemp(path.join(os.tmpdir(), 'hactl-dcs-raft-'));
   const nodes = addrs.map(
-    (addr, i) => new RaftNode({ selfAddr: addr, partnerAddrs: addrs, dataDir: path.join(baseDir, `n${i}`), logger: silent, ...TIMING }),
+    (addr, i) => new RaftNode({ selfAddr: addr, partnerAddrs: addrs, dataDir: path.join(baseDir, `n${i}`), allowUnauthenticated: true, logger: silent, ...TIMING }),
   );
   const cluster: TestCluster = {
     nodes,
@@ -85,6 +85,7 @@ runDcsContract('raft (3 in-process nodes)', async () => {
       return dcs;
     },
     elapse: (ms) => sleep(ms),
+    nowMs: () => performance.now(),
     // The Raft leader proposes an expiry on its next tick (10 ms) after the lease, then commits it.
     expirySlackMs: 200,
     close: async () => {
@@ -111,21 +112,34 @@ describe('raft DCS leases and outages', () => {
     const other = dcsOn(c.nodes[1], 'srv2');
     const expiredAt = recordExpiries(c.nodes, LEADER_KEY);
     const ttlMs = 1_000;
-    const acquired = await holder.acquireLeaderLease(ttlMs);
+    const acquired = await holder.attemptToAcquireLeader(ttlMs);
     assert.ok(acquired !== null);
     await sleep(300);
-    const deadline = await holder.renewLeaderLease(ttlMs, null);
+    const deadline = await holder.updateLeader(ttlMs, null);
     assert.ok(deadline !== null && deadline > acquired, 'a renewal moves the believed deadline');
-    assert.equal(holder.leaseDeadlineMonoMs, deadline);
     await waitUntil(() => expiredAt.size === 3, { timeoutMs: 5_000, what: 'every node to apply the expiry' });
     for (const [addr, at] of expiredAt) {
+      // Safety: never before the holder's deadline. That it happens at all is the wait above.
       assert.ok(at >= deadline, `${addr} applied the expiry ${(deadline - at).toFixed(1)} ms before the holder's deadline`);
-      assert.ok(at <= deadline + 0.01 * ttlMs + 500, `${addr} applied the expiry ${(at - deadline).toFixed(0)} ms after the deadline`);
     }
     assert.equal((await other.getCluster()).leader, null);
-    assert.equal(await holder.updateLeader(ttlMs, null), false, 'an expired lease cannot be renewed');
-    assert.equal(holder.leaseDeadlineMonoMs, null);
-    assert.equal(await other.attemptToAcquireLeader(ttlMs), true);
+    assert.equal(await holder.updateLeader(ttlMs, null), null, 'an expired lease cannot be renewed');
+    assert.notEqual(await other.attemptToAcquireLeader(ttlMs), null);
+  });
+
+  it('releases by compare-and-delete on the exact version it wrote: an old incarnation of a member cannot delete the key its successor took under the same name (issue 17)', async () => {
+    const c = await cluster();
+    const old = dcsOn(c.nodes[0], 'srv1');
+    const expiredAt = recordExpiries(c.nodes, LEADER_KEY);
+    assert.notEqual(await old.attemptToAcquireLeader(1_000), null);
+    await waitUntil(() => expiredAt.size === 3, { timeoutMs: LIVENESS_MS, what: 'the old incarnation\'s key to expire' });
+    // The successor (an agent restarted by systemd) takes the key again under the same name.
+    const successor = dcsOn(c.nodes[1], 'srv1');
+    assert.notEqual(await successor.attemptToAcquireLeader(30_000), null);
+    assert.equal(await old.deleteLeader(), false, 'the stale release compares on the version it wrote');
+    assert.equal((await successor.getCluster()).leader?.name, 'srv1', 'the successor keeps its key');
+    assert.equal(await successor.deleteLeader(), true, 'the holder of the exact version releases');
+    assert.equal((await successor.getCluster()).leader, null);
   });
 
   it('keeps the lease when the Raft leader stops, and the new Raft leader expires it when what remained runs out', async () => {
@@ -136,7 +150,7 @@ describe('raft DCS leases and outages', () => {
     const watcher = dcsOn(watcherNode, 'srv2');
     const expiredAt = recordExpiries([holderNode, watcherNode], LEADER_KEY);
     const ttlMs = 2_000;
-    const deadline = await holder.acquireLeaderLease(ttlMs);
+    const deadline = await holder.attemptToAcquireLeader(ttlMs);
     assert.ok(deadline !== null);
     await sleep(700);
     const stoppedAt = performance.now();
@@ -151,7 +165,7 @@ describe('raft DCS leases and outages', () => {
       // A new leader counting a fresh ttl from its election would expire it after stoppedAt + ttl.
       assert.ok(at < stoppedAt + ttlMs, `${addr} expired the key ${(at - deadline).toFixed(0)} ms after the deadline: the new Raft leader granted a fresh lease`);
     }
-    assert.equal(await watcher.attemptToAcquireLeader(ttlMs), true);
+    assert.notEqual(await watcher.attemptToAcquireLeader(ttlMs), null);
   });
 
   it('throws DcsUnavailable within retry_timeout when its node is cut off from the majority', async () => {
@@ -159,8 +173,7 @@ describe('raft DCS leases and outages', () => {
     const [node, ...rest] = c.nodes;
     const retryTimeoutMs = 1_000;
     const dcs = dcsOn(node, 'srv1', retryTimeoutMs);
-    assert.equal(await dcs.attemptToAcquireLeader(10_000), true);
-    const believed = dcs.leaseDeadlineMonoMs;
+    assert.notEqual(await dcs.attemptToAcquireLeader(10_000), null);
     await Promise.all(rest.map((n) => n.stop()));
     const calls: Array<[string, () => Promise<unknown>]> = [
       ['getCluster', () => dcs.getCluster()],
@@ -176,9 +189,8 @@ describe('raft DCS leases and outages', () => {
         return true;
       });
       const elapsed = performance.now() - started;
-      assert.ok(elapsed <= retryTimeoutMs + 250, `${what} gave up after ${elapsed.toFixed(0)} ms (retry_timeout ${retryTimeoutMs} ms)`);
+      assert.ok(elapsed <= timerBoundMs(retryTimeoutMs), `${what} gave up after ${elapsed.toFixed(0)} ms (retry_timeout ${retryTimeoutMs} ms, ttl 10000 ms)`);
     }
-    assert.equal(dcs.leaseDeadlineMonoMs, believed, 'a renewal with unknown outcome does not extend the lease belief');
   });
 
   it('starts its own node from the raft section and stops it on close', async () => {
@@ -186,11 +198,11 @@ describe('raft DCS leases and outages', () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hactl-dcs-raft-'));
     try {
       await assert.rejects(startRaftDcs({ partner_addrs: [] }, SCOPE, NAMESPACE, silent, { memberName: 'srv1' }), DcsError);
-      const dcs = await startRaftDcs({ self_addr: `127.0.0.1:${port}`, data_dir: dataDir }, SCOPE, NAMESPACE, silent, {
+      const dcs = await startRaftDcs({ self_addr: `127.0.0.1:${port}`, data_dir: dataDir, allow_unauthenticated: true }, SCOPE, NAMESPACE, silent, {
         memberName: 'srv1',
         retryTimeoutMs: 5_000,
       });
-      assert.equal(await dcs.attemptToAcquireLeader(10_000), true, 'a single member elects itself with the default timings');
+      assert.notEqual(await dcs.attemptToAcquireLeader(10_000), null, 'a single member elects itself with the default timings');
       assert.equal((await dcs.getCluster()).leader?.name, 'srv1');
       await dcs.close();
       assert.equal(dcs.node.running, false);

@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FAST_TIMING, memberStatus, REPO_ROOT, sql, TestCluster } from '../helpers/cluster.js';
+import { BOOTSTRAPPED_WITHIN_MS, FAST_TIMING, memberStatus, REPO_ROOT, sql, TestCluster } from '../helpers/cluster.js';
 import type { ManagedProcess } from '../helpers/process.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { LIVENESS_MS, SUITE_MS, waitUntil } from '../helpers/wait.js';
 import type { FakeWatchdogReport } from '../../src/agent/watchdog/fake-device.js';
 
 const { ttl, loop_wait: loopWait } = FAST_TIMING;
@@ -17,7 +17,7 @@ const SAFETY_MARGIN = 2;
 const AUTH = { username: 'admin', password: 'api-secret' };
 const FAKE_DEVICE = path.join(REPO_ROOT, 'dist', 'agent', 'watchdog', 'fake-device.js');
 
-describe('hactl agent: REST API, switchover refusal and watchdog on a live cluster', { timeout: 240_000 }, () => {
+describe('hactl agent: REST API, switchover refusal and watchdog on a live cluster', { timeout: SUITE_MS }, () => {
   let cluster: TestCluster;
   let leader: string;
   const devices = new Map<string, { fifo: string; report: string; proc: ManagedProcess }>();
@@ -43,7 +43,7 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
       const report = path.join(node.base, 'watchdog.json');
       // The reader must hold the FIFO before the agent opens it (see fake-device.ts).
       const proc = cluster.registry.spawn(`${node.name}-watchdog`, process.execPath, [FAKE_DEVICE, '--fifo', fifo, '--out', report, '--mkfifo', '--poll-ms', '10'], { cwd: REPO_ROOT });
-      await waitUntil(() => proc.output().includes('"ready":true'), { timeoutMs: 10_000, what: `fake watchdog of ${node.name}` });
+      await waitUntil(() => proc.output().includes('"ready":true'), { timeoutMs: LIVENESS_MS, what: `fake watchdog of ${node.name}` });
       devices.set(node.name, { fifo, report, proc });
       let yaml = await fs.readFile(node.configPath, 'utf8');
       yaml = yaml.replace('restapi:\n', `restapi:\n  authentication:\n    username: ${AUTH.username}\n    password: ${AUTH.password}\n`);
@@ -51,7 +51,7 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
       await fs.writeFile(node.configPath, yaml, { mode: 0o600 });
     }
     cluster.startAll();
-    leader = await cluster.waitForHealthy(undefined, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
+    leader = await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
   });
 
   after(async () => {
@@ -68,10 +68,10 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
   it('answers the health checks with Patroni\'s codes: /primary 200 and /replica 503 on the leader, the reverse on a replica', async () => {
     const replica = others(leader)[0]!;
     // A member's health reflects its last cycle: wait until the replica has reported streaming once.
-    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.replication_state === 'streaming', { timeoutMs: 15_000, what: `${replica} streaming` });
+    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.replication_state === 'streaming', { timeoutMs: LIVENESS_MS, what: `${replica} streaming` });
     const codes = async (name: string) => Object.fromEntries(await Promise.all(['/primary', '/leader', '/replica', '/read-only', '/health'].map(async (p) => [p, (await api(name, p)).status])));
-    assert.deepEqual(await codes(leader), { '/primary': 200, '/leader': 200, '/replica': 503, '/read-only': 200, '/health': 200 });
-    assert.deepEqual(await codes(replica), { '/primary': 503, '/leader': 503, '/replica': 200, '/read-only': 200, '/health': 200 });
+    assert.deepEqual(await codes(leader), { '/primary': 200, '/leader': 200, '/replica': 503, '/read-only': 200, '/health': 200 }, logs());
+    assert.deepEqual(await codes(replica), { '/primary': 503, '/leader': 503, '/replica': 200, '/read-only': 200, '/health': 200 }, logs());
     const status = (await (await api(leader, '/patroni')).json()) as { role: string; state: string };
     assert.equal(status.role, 'primary');
     assert.equal(status.state, 'running');
@@ -87,15 +87,15 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
     assert.equal((await post(leader, '/switchover', { leader, candidate: replica })).status, 401);
     assert.equal((await api(leader, '/config', { method: 'PATCH', body: '{"pause":true}' })).status, 401);
     assert.equal((await api(leader, '/patroni')).status, 200, 'safe methods need no credentials');
-    assert.deepEqual(await cluster.primaries(), [leader], 'nothing happened');
+    assert.deepEqual(await cluster.primaries(), [leader], `nothing happened\n${logs()}`);
 
     // A restart is refused while the member is still being cloned ("clone already in progress").
-    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.replication_state === 'streaming', { timeoutMs: 30_000, what: `${replica} streaming` });
+    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.replication_state === 'streaming', { timeoutMs: LIVENESS_MS, what: `${replica} streaming` });
     const before = (await memberStatus(cluster.node(replica)))?.postmaster_start_time;
     const ok = await post(replica, '/restart', {}, basic);
     assert.equal(ok.status, 200, await ok.text());
-    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.postmaster_start_time !== before, { timeoutMs: 20_000, what: `${replica} restarted` });
-    assert.equal(await cluster.waitForHealthy(undefined, 30_000), leader);
+    await waitUntil(async () => (await memberStatus(cluster.node(replica)))?.postmaster_start_time !== before, { timeoutMs: LIVENESS_MS, what: `${replica} restarted` });
+    assert.equal(await cluster.waitForHealthy(), leader);
   });
 
   it('refuses a switchover to a lagging candidate with the reason (412) and keeps the leader', async () => {
@@ -107,19 +107,28 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
     stoppedWalReceiver = row.pid;
     process.kill(row.pid, 'SIGSTOP');
     await sql(cluster.node(leader), "CREATE TABLE bulk AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 30000) g");
-    await sleep(loopWait * 1000 + 1000); // the leader's cached position and the status key follow each cycle
+    // The leader judges lag by the positions it publishes each cycle: wait until /cluster shows it.
+    await waitUntil(
+      async () => {
+        const body = (await (await api(leader, '/cluster')).json()) as { members: { name: string; lag?: number | string }[] };
+        const lag = body.members.find((m) => m.name === candidate)?.lag;
+        return typeof lag === 'number' && lag > 1024 * 1024;
+      },
+      { timeoutMs: LIVENESS_MS, what: `/cluster on ${leader} showing ${candidate} more than 1 MiB behind` },
+    );
     const res = await post(leader, '/switchover', { leader, candidate }, basic);
     const text = await res.text();
     assert.equal(res.status, 412, `${text}\n${logs()}`);
     assert.match(text, new RegExp(`switchover is not possible: member ${candidate} exceeds maximum replication lag \\(\\d+ bytes behind`));
-    await sleep(loopWait * 1000 + 500);
+    // Nothing may follow the refusal: give every agent two cycles to act, then look.
+    for (const n of cluster.nodes) await cluster.waitForCycles(n.name, 2);
     assert.deepEqual(await cluster.primaries(), [leader]);
     assert.equal(((await (await api(leader, '/cluster')).json()) as { members: { name: string; role: string }[] }).members.find((m) => m.role === 'leader')?.name, leader);
 
     process.kill(row.pid, 'SIGCONT');
     stoppedWalReceiver = null;
     await waitUntil(async () => Number((await sql<{ n: string }>(cluster.node(candidate), 'SELECT count(*) AS n FROM bulk').catch(() => [{ n: '0' }]))[0]!.n) === 30000, {
-      timeoutMs: 30_000,
+      timeoutMs: LIVENESS_MS,
       what: `${candidate} caught up`,
     });
   });
@@ -131,9 +140,13 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
     assert.ok(first.events.some((e) => e.type === 'timeout' && e.seconds === expected), JSON.stringify(first.events.slice(0, 5)));
     assert.equal(first.analysis.timeoutSeconds, expected);
     assert.equal(first.analysis.armed, true);
-    await sleep(3000);
-    const later = await readReport(leader);
-    assert.ok(later.analysis.keepalives >= first.analysis.keepalives + 2, `fed ${later.analysis.keepalives - first.analysis.keepalives} times in 3 s`);
+    const later = await waitUntil(
+      async () => {
+        const report = await readReport(leader);
+        return report.analysis.keepalives >= first.analysis.keepalives + 3 ? report : null;
+      },
+      { timeoutMs: LIVENESS_MS, what: `three more keepalives of ${leader}'s watchdog` },
+    );
     assert.equal(later.analysis.wouldHaveFired, false, JSON.stringify(later.analysis.gaps));
     for (const name of others(leader)) {
       const report = await readReport(name);
@@ -150,7 +163,7 @@ describe('hactl agent: REST API, switchover refusal and watchdog on a live clust
         const r = await readReport(leader);
         return r.analysis.magicCloses > 0 ? r : null;
       },
-      { timeoutMs: 5000, what: 'a magic close' },
+      { timeoutMs: LIVENESS_MS, what: 'a magic close' },
     );
     assert.equal(report.analysis.uncleanCloses, 0);
     assert.equal(report.analysis.armed, false);

@@ -5,13 +5,13 @@
 // Scenarios run in order on one cluster.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST_TIMING, inRecovery, memberStatus, postmasterPid, sql, TestCluster } from '../helpers/cluster.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { BOOTSTRAPPED_WITHIN_MS, FAST_TIMING, inRecovery, memberStatus, postmasterPid, sql, TestCluster } from '../helpers/cluster.js';
+import { LIVENESS_MS, sleep, SUITE_MS, timerBoundMs, waitUntil } from '../helpers/wait.js';
 import { analyzeWrites, Writer, writerTargets, type WriteAnalysis } from '../helpers/writer.js';
 
 const { ttl } = FAST_TIMING;
 
-describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () => {
+describe('hactl agent: faults short of a dead host', { timeout: SUITE_MS }, () => {
   let cluster: TestCluster;
   let leader: string;
   let writer: Writer | null = null;
@@ -25,7 +25,7 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
   before(async () => {
     cluster = await TestCluster.create({ size: 3 });
     cluster.startAll();
-    leader = await cluster.waitForHealthy(undefined, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
+    leader = await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
   });
 
   after(async () => {
@@ -38,12 +38,14 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
     const pm = postmasterPid(cluster.node(leader));
     assert.ok(pm !== null);
     process.kill(pm, 'SIGKILL');
+    // The holder renews its key while it restarts PostgreSQL: no failover however long that takes;
+    // the bound only catches a restart that never comes.
     await waitUntil(async () => (await inRecovery(cluster.node(leader))) === false && postmasterPid(cluster.node(leader)) !== pm, {
-      timeoutMs: ttl * 1000,
+      timeoutMs: timerBoundMs(ttl * 1000),
       intervalMs: 100,
       what: `${leader} running as primary again`,
     }).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
-    assert.equal(await cluster.waitForHealthy(undefined, 30_000), leader, 'the lock holder stays the primary');
+    assert.equal(await cluster.waitForHealthy(), leader, 'the lock holder stays the primary');
     assert.equal(await timelineOf(leader), timeline, 'restarted in place, not promoted');
     assert.match(cluster.output(leader), /INFO: starting primary after failure/);
     for (const name of others(leader)) assert.doesNotMatch(cluster.output(name), /promoted self to leader/);
@@ -53,12 +55,14 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
     const patch = await api(leader, '/config', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pause: true }) });
     assert.equal(patch.status, 200, await patch.text());
     for (const n of cluster.nodes) {
-      await waitUntil(async () => (await memberStatus(n))?.pause === true, { timeoutMs: 10_000, what: `${n.name} reporting pause` });
+      await waitUntil(async () => (await memberStatus(n))?.pause === true, { timeoutMs: LIVENESS_MS, what: `${n.name} reporting pause` });
     }
     const pm = postmasterPid(cluster.node(leader))!;
     process.kill(pm, 'SIGKILL');
-    // Longer than ttl plus a few cycles: unpaused, the key would have expired and a replica been promoted.
-    await sleep((ttl + 3) * 1000);
+    // Past the ttl, and then each replica's agent had cycles to act: unpaused, the key would have
+    // expired and a replica been promoted. (Counted in cycles: a loaded machine runs them late.)
+    await sleep(ttl * 1000);
+    for (const name of others(leader)) await cluster.waitForCycles(name, 3);
     assert.deepEqual(await cluster.primaries(), [], `no member is primary while paused\n${logs()}`);
     assert.equal(await inRecovery(cluster.node(leader)), null, 'the crashed primary was not restarted');
     for (const name of others(leader)) {
@@ -73,7 +77,7 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
       body: JSON.stringify({ pause: false }),
     });
     assert.equal(resume.status, 200, await resume.text());
-    leader = await cluster.waitForHealthy(undefined, 60_000).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
+    leader = await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
   });
 
   let stopped: { old: string; analysis: WriteAnalysis; promotedAfterMs: number; stopMs: number; lost: number } | null = null;
@@ -83,14 +87,14 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
     writer = new Writer({ mode: 'every-member', targets: writerTargets(cluster.nodes), intervalMs: 50, run: 'sigstop' });
     await writer.ensureTable();
     for (const name of others(old)) {
-      await waitUntil(async () => (await sql(cluster.node(name), "SELECT to_regclass('hactl_writes') AS t"))[0]!.t !== null, { timeoutMs: 10_000, what: `table on ${name}` });
+      await waitUntil(async () => (await sql(cluster.node(name), "SELECT to_regclass('hactl_writes') AS t"))[0]!.t !== null, { timeoutMs: LIVENESS_MS, what: `table on ${name}` });
     }
     writer.start();
-    await sleep(1000);
+    await waitUntil(() => writer!.acksOf(old).length >= 10, { timeoutMs: LIVENESS_MS, what: `commits acknowledged by ${old} before the SIGSTOP` });
     const proc = cluster.agents.get(old)!;
     const t0 = Date.now();
     proc.signal('SIGSTOP');
-    const promoted = await waitUntil(async () => (await cluster.primaries(others(old)))[0], { timeoutMs: (ttl + 10) * 1000, intervalMs: 100, what: 'a promoted replica' }).catch(
+    const promoted = await waitUntil(async () => (await cluster.primaries(others(old)))[0], { timeoutMs: LIVENESS_MS, intervalMs: 100, what: 'a promoted replica' }).catch(
       (err: Error) => {
         proc.signal('SIGCONT');
         return assert.fail(`${err.message}\n${logs()}`);
@@ -101,12 +105,12 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
     await sleep(3000);
     const stopMs = Date.now() - t0;
     proc.signal('SIGCONT');
-    await waitUntil(async () => (await inRecovery(cluster.node(old))) !== false, { timeoutMs: 20_000, intervalMs: 100, what: `${old} no longer a primary` }).catch((err: Error) =>
+    await waitUntil(async () => (await inRecovery(cluster.node(old))) !== false, { timeoutMs: LIVENESS_MS, intervalMs: 100, what: `${old} no longer a primary` }).catch((err: Error) =>
       assert.fail(`${err.message}\n${logs()}`),
     );
-    leader = await cluster.waitForHealthy(undefined, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
+    leader = await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
     assert.equal(leader, promoted);
-    await sleep(500);
+    await waitUntil(() => writer!.acksOf(promoted).length >= 10, { timeoutMs: LIVENESS_MS, what: `commits acknowledged by ${promoted}` });
     await writer.stop();
     const finalRows = await writer.finalRows();
     const analysis = analyzeWrites(writer.acks, finalRows, { eventAtMs: t0, oldMember: old });
@@ -115,20 +119,17 @@ describe('hactl agent: faults short of a dead host', { timeout: 240_000 }, () =>
       `sigstop: promoted after ${promotedAfterMs} ms, agent stopped ${stopMs} ms; split-brain windows ${JSON.stringify(analysis.splitBrainWindows)}; ` +
         `acks on the old primary after SIGSTOP ${analysis.acksOnOldAfterEvent}; acknowledged commits lost ${analysis.missingAcked} of ${analysis.acked}\n`,
     );
-    assert.ok(promotedAfterMs < (ttl + 5) * 1000, `promotion took ${promotedAfterMs} ms`);
+    assert.ok(promotedAfterMs < timerBoundMs(ttl * 1000), `promotion took ${promotedAfterMs} ms`);
     assert.match(cluster.output(old), /demot/i, 'the old leader demoted itself once it ran again');
-    // What is true without a fence: the old primary's acknowledgements end within seconds of the agent resuming.
-    const lastOldAck = writer.acksOf(old).at(-1)?.ackedAtMs ?? 0;
-    assert.ok(lastOldAck < t0 + stopMs + 10_000, `the old primary acknowledged commits until ${lastOldAck - t0} ms after SIGSTOP`);
   });
 
-  // KNOWN GAP until issue 9's fence process lands: nothing stops the frozen agent's PostgreSQL
-  // from acknowledging writes after the key expired, so this runs as `todo` (reported, not failed)
-  // while no member reports a `fence` in /patroni. Do not remove the assertion.
-  it('KNOWN GAP (issue 9 fence): never two members acknowledging commits while the leader\'s agent is stopped', async (t) => {
+  it('never two members acknowledging commits while the leader\'s agent is stopped: the fence stops the old primary first', async () => {
     assert.ok(stopped, 'the SIGSTOP scenario ran');
-    const fenced = (await memberStatus(cluster.node(leader)))?.fence !== undefined;
-    if (!fenced) t.todo('no fence process yet (issue 9): split brain expected until the stopped agent resumes');
+    assert.notEqual((await memberStatus(cluster.node(leader)))?.fence, undefined, 'the members run a fence (GET /patroni shows it)');
     assert.deepEqual(stopped.analysis.splitBrainWindows, [], `split-brain windows after SIGSTOP of ${stopped.old}`);
+    // The same in order: the old primary's last acknowledgement comes before the new one's first.
+    const lastOld = writer!.acksOf(stopped.old).at(-1)!.ackedAtMs;
+    const firstNew = writer!.acksOf(leader)[0]!.ackedAtMs;
+    assert.ok(lastOld < firstNew, `${stopped.old} acknowledged a commit ${lastOld - firstNew} ms after ${leader}'s first`);
   });
 });

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { BIN, REPO_ROOT } from '../helpers/cluster.js';
 import { ProcessRegistry } from '../helpers/process.js';
-import { waitUntil } from '../helpers/wait.js';
+import { SUITE_MS, waitUntil } from '../helpers/wait.js';
 import { psql } from './fault-fixture.js';
 
 /** Pids whose command line mentions `text` (the demo's directory: agents and postmasters). */
@@ -22,7 +22,7 @@ function pidsMatching(text: string): number[] {
   return out;
 }
 
-describe('hactl demo', { timeout: 120_000 }, () => {
+describe('hactl demo', { timeout: SUITE_MS }, () => {
   const procs = new ProcessRegistry();
   after(async () => {
     await procs.killAll();
@@ -37,6 +37,9 @@ describe('hactl demo', { timeout: 120_000 }, () => {
     const out = demo.output();
     assert.match(out, /Cluster ready in \d+\.\d s: node\d is the leader; node\d, node\d stream from it\./);
     assert.match(out, /\| Leader\s+\| running/);
+    // The first table agrees with "ready": both replicas streaming, not "creating replica".
+    const firstTable = out.slice(out.indexOf('Cluster ready'), out.indexOf('Connect:'));
+    assert.equal(firstTable.match(/\| Replica \| streaming /g)?.length, 2, firstTable);
     const dir = /Starting 3 members in (\S+) /.exec(out)![1]!;
     const rw = /psql "([^"]*target_session_attrs=read-write)"/.exec(out)![1]!;
     const ro = /psql "([^"]*target_session_attrs=read-only)"/.exec(out)![1]!;

@@ -40,6 +40,29 @@ export function agentLogs(cluster: TestCluster, lines = 40): string {
   return cluster.nodes.map((n) => `--- ${n.name}\n${cluster.output(n.name).split('\n').slice(-lines).join('\n')}`).join('\n');
 }
 
+/**
+ * What every agent did over the whole test (all its restarts), without the lines every cycle
+ * repeats, for failure messages of long scenarios: decisions, warnings, errors.
+ */
+export function agentEvents(cluster: TestCluster, lines = 80): string {
+  const routine = /INFO: no action\. |WARNING: Loop time exceeded|INFO: clone in progress|updated leader lock during/;
+  return cluster.nodes
+    .map((n) => {
+      const events: { line: string; text: string; count: number }[] = [];
+      for (const line of cluster.history(n.name).split('\n')) {
+        if (line === '' || routine.test(line)) continue;
+        // A decision repeated each cycle (alone or alternating with another) is shown once, with a count.
+        const text = line.replace(/^\S+ \S+ /, '');
+        const same = events.slice(-3).find((e) => e.text === text);
+        if (same) same.count++;
+        else events.push({ line, text, count: 1 });
+      }
+      const shown = events.slice(-lines).map((e) => (e.count > 1 ? `${e.line} (×${e.count} until now)` : e.line));
+      return `--- ${n.name} (events)\n${shown.join('\n')}`;
+    })
+    .join('\n');
+}
+
 /** The psql of the installed PostgreSQL (Debian: /usr/lib/postgresql/<major>/bin). */
 export function psqlBinary(): string {
   for (const v of ['17', '16', '15', '14', '13']) {

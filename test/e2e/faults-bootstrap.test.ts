@@ -8,10 +8,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BOOTSTRAPPED_WITHIN_MS } from '../helpers/cluster.js';
 import { freePorts } from '../helpers/net.js';
 import { ProcessRegistry } from '../helpers/process.js';
-import { waitUntil } from '../helpers/wait.js';
-import { agentLogs, createFaultCluster, destroyFaultCluster, multiHost, psql, type FaultEnv } from './fault-fixture.js';
+import { LIVENESS_MS, SUITE_MS, waitUntil } from '../helpers/wait.js';
+import { agentLogs, createFaultCluster, destroyFaultCluster, multiHost, netSupport, psql, type FaultEnv } from './fault-fixture.js';
 
 const haproxyBin = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => spawnSync(p, ['-v'], { stdio: 'ignore' }).status === 0);
 
@@ -42,7 +43,7 @@ ${servers}
 `;
 }
 
-describe('fault suite: bootstrap, multi-host libpq, HAProxy, kill -9 of the leader host', { timeout: 180_000 }, () => {
+describe('fault suite: bootstrap, multi-host libpq, HAProxy, kill -9 of the leader host', { timeout: SUITE_MS }, () => {
   const env: Partial<FaultEnv> = {};
   const procs = new ProcessRegistry();
   let tmp = '';
@@ -75,16 +76,20 @@ describe('fault suite: bootstrap, multi-host libpq, HAProxy, kill -9 of the lead
         streak = psql(via(haPort), query).stdout === expected ? streak + 1 : 0;
         return streak >= 6;
       },
-      { timeoutMs: 15_000, intervalMs: 100, what: `HAProxy port ${haPort} answering ${expected} to ${query} six times in a row\n${output()}` },
+      { timeoutMs: LIVENESS_MS, intervalMs: 100, what: `HAProxy port ${haPort} answering ${expected} to ${query} six times in a row\n${output()}` },
     );
   }
   const waitForPrimaryRoute = (pgPort: string, output?: () => string) => waitForRoute(ports.primary, 'SELECT inet_server_port()', pgPort, output);
 
-  it('bootstraps one primary and two streaming replicas, each on its own address', async () => {
+  it('bootstraps one primary and two streaming replicas', async () => {
     const cluster = env.cluster!;
     cluster.startAll();
-    leader = await cluster.waitForHealthy(undefined, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
-    assert.equal(new Set(nodes().map((n) => n.host)).size, env.network ? 3 : 1);
+    leader = await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
+  });
+
+  // Without root the members share 127.0.0.1 (no namespaces): that part is reported as skipped, not passed.
+  it('puts each member on its own address, as on three hosts', { skip: netSupport.ok ? false : netSupport.reason }, () => {
+    assert.equal(new Set(nodes().map((n) => n.host)).size, 3);
   });
 
   it('psql with target_session_attrs=read-write reaches the primary and read-only a replica', () => {
@@ -121,7 +126,7 @@ describe('fault suite: bootstrap, multi-host libpq, HAProxy, kill -9 of the lead
         if (r.status === 0 && r.stdout) seen.add(r.stdout);
         return seen.size >= 2;
       },
-      { timeoutMs: 15_000, intervalMs: 100, what: `reads spread over both replicas (seen ${[...seen].join(', ')})` },
+      { timeoutMs: LIVENESS_MS, intervalMs: 100, what: `reads spread over both replicas (seen ${[...seen].join(', ')})` },
     );
     for (const s of seen) assert.match(s, / true$/, `read served by a primary: ${s}`);
   });
@@ -131,7 +136,7 @@ describe('fault suite: bootstrap, multi-host libpq, HAProxy, kill -9 of the lead
     const old = leader;
     await cluster.killHard(old);
     const survivors = nodes().map((n) => n.name).filter((n) => n !== old);
-    leader = await cluster.waitForHealthy(survivors, 60_000).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
+    leader = await cluster.waitForHealthy(survivors).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
     assert.notEqual(leader, old);
     const rw = psql(multiHost(nodes(), 'read-write'), 'SELECT inet_server_port()');
     assert.equal(rw.stdout, String(cluster.node(leader).pgPort), rw.stderr);
@@ -144,6 +149,6 @@ describe('fault suite: bootstrap, multi-host libpq, HAProxy, kill -9 of the lead
     }
     // The old host comes back: its agent rejoins as a replica of the new primary.
     cluster.startAgent(old);
-    await cluster.waitForHealthy(undefined, 60_000).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
+    await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
   });
 });

@@ -12,15 +12,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FakeWatchdogReport } from '../../src/agent/watchdog/fake-device.js';
-import { REPO_ROOT, sql } from '../helpers/cluster.js';
+import { BOOTSTRAPPED_WITHIN_MS, REPO_ROOT, sql } from '../helpers/cluster.js';
 import { ProcessRegistry } from '../helpers/process.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { LIVENESS_MS, SUITE_MS, waitUntil } from '../helpers/wait.js';
 import { analyzeWrites, Writer } from '../helpers/writer.js';
 import { agentLogs, apiFlags, createFaultCluster, destroyFaultCluster, hactl, netSupport, type FaultEnv } from './fault-fixture.js';
 
 const FAKE_DEVICE = path.join(REPO_ROOT, 'dist', 'agent', 'watchdog', 'fake-device.js');
 
-describe('fault suite: lagging switchover candidate, reinit, frozen leader agent', { timeout: 180_000, skip: netSupport.ok ? false : netSupport.reason }, () => {
+describe('fault suite: lagging switchover candidate, reinit, frozen leader agent', { timeout: SUITE_MS, skip: netSupport.ok ? false : netSupport.reason }, () => {
   const env: Partial<FaultEnv> = {};
   const devices = new ProcessRegistry();
   let tmp = '';
@@ -40,10 +40,10 @@ describe('fault suite: lagging switchover candidate, reinit, frozen leader agent
     // The reader must hold each FIFO before the agent opens it (see fake-device.ts).
     for (const n of env.cluster!.nodes) {
       const proc = devices.spawn(`${n.name}-watchdog`, process.execPath, [FAKE_DEVICE, '--fifo', wdFifo(n.name), '--out', wdReport(n.name), '--mkfifo', '--poll-ms', '10']);
-      await waitUntil(() => proc.output().includes('"ready":true'), { timeoutMs: 10_000, what: `fake watchdog of ${n.name}` });
+      await waitUntil(() => proc.output().includes('"ready":true'), { timeoutMs: LIVENESS_MS, what: `fake watchdog of ${n.name}` });
     }
     env.cluster!.startAll();
-    leader = await env.cluster!.waitForHealthy(undefined, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(env.cluster!)}`));
+    leader = await env.cluster!.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(env.cluster!)}`));
   });
 
   after(async () => {
@@ -68,7 +68,7 @@ describe('fault suite: lagging switchover candidate, reinit, frozen leader agent
         const lag = r.members.find((m) => m.name === lagging)?.lag;
         return typeof lag === 'number' && lag > 1024 * 1024;
       },
-      { timeoutMs: 20_000, intervalMs: 250, what: `${lagging} lagging by more than 1 MB in /cluster` },
+      { timeoutMs: LIVENESS_MS, intervalMs: 250, what: `${lagging} lagging by more than 1 MB in /cluster` },
     );
     const refused = await hactl(['switchover', ...apiFlags(cluster.nodes), '--candidate', lagging, '--force']);
     assert.notEqual(refused.status, 0, `switchover to a lagging member was accepted:\n${refused.stdout}\n${refused.stderr}`);
@@ -78,7 +78,7 @@ describe('fault suite: lagging switchover candidate, reinit, frozen leader agent
     await network!.heal();
     const reinit = await hactl(['reinit', ...apiFlags(cluster.nodes), lagging, '--force', '--wait']);
     assert.equal(reinit.status, 0, `hactl reinit failed:\n${reinit.stdout}\n${reinit.stderr}\n${agentLogs(cluster)}`);
-    assert.equal(await cluster.waitForHealthy(undefined, 60_000), leader);
+    assert.equal(await cluster.waitForHealthy(), leader);
     const rows = await sql<{ n: string }>(cluster.node(lagging), 'SELECT count(*) AS n FROM lagfill');
     assert.equal(rows[0]!.n, '30000');
   });
@@ -90,29 +90,30 @@ describe('fault suite: lagging switchover candidate, reinit, frozen leader agent
     writer = new Writer({ mode: 'every-member', targets, intervalMs: 50, run: 'freeze', connectTimeoutMs: 1000, statementTimeoutMs: 2000 });
     await writer.ensureTable();
     for (const name of others(old)) {
-      await waitUntil(async () => (await sql(cluster.node(name), "SELECT to_regclass('hactl_writes') AS t"))[0]!.t !== null, { timeoutMs: 10_000, what: `table on ${name}` });
+      await waitUntil(async () => (await sql(cluster.node(name), "SELECT to_regclass('hactl_writes') AS t"))[0]!.t !== null, { timeoutMs: LIVENESS_MS, what: `table on ${name}` });
     }
     writer.start();
-    await sleep(1000);
+    await waitUntil(() => writer!.acksOf(old).length >= 10, { timeoutMs: LIVENESS_MS, what: `commits acknowledged by ${old} before the SIGSTOP` });
     const agent = cluster.agents.get(old)!;
     const t0 = Date.now();
     agent.signal('SIGSTOP');
     try {
-      const promoted = await waitUntil(async () => (await cluster.primaries(others(old)))[0], { timeoutMs: 30_000, intervalMs: 100, what: 'a promoted replica' });
+      const promoted = await waitUntil(async () => (await cluster.primaries(others(old)))[0], { timeoutMs: LIVENESS_MS, intervalMs: 100, what: 'a promoted replica' });
       const report = await waitUntil(
         async () => {
           const r = JSON.parse(await fs.readFile(wdReport(old), 'utf8')) as FakeWatchdogReport;
           return r.analysis.wouldHaveFired ? r : null;
         },
-        { timeoutMs: 10_000, intervalMs: 250, what: `${old}'s watchdog reporting that it would have fired` },
+        { timeoutMs: LIVENESS_MS, intervalMs: 250, what: `${old}'s watchdog reporting that it would have fired` },
       );
       assert.ok(report.analysis.firstFireAtMs! >= t0, 'fired only after the agent froze');
       leader = promoted;
-      await sleep(2000);
+      // The new primary takes writes while the old agent is still frozen: the window a split brain would show in.
+      await waitUntil(() => writer!.acksOf(promoted).length >= 10, { timeoutMs: LIVENESS_MS, what: `commits acknowledged by ${promoted} while ${old}'s agent is stopped` });
     } finally {
       agent.signal('SIGCONT');
     }
-    assert.equal(await cluster.waitForHealthy(undefined, 60_000).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`)), leader);
+    assert.equal(await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`)), leader);
     await writer.stop();
     const analysis = analyzeWrites(writer.acks, await writer.finalRows(), { eventAtMs: t0, oldMember: old });
     if (process.env.HACTL_E2E_TIMINGS) process.stderr.write(`freeze: ${JSON.stringify({ ...analysis, missingSample: undefined })}\n`);

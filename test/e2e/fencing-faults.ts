@@ -3,9 +3,11 @@
 // agent (PostgreSQL left running), and DROP of the leader's Raft and REST ports. Shared by
 // test/e2e/fencing.test.ts (asserts) and bench/fence/run.ts (measures, several runs).
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultFenceDir } from '../../src/agent/fence/settings.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import type { NetFault } from '../helpers/netfault.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { LIVENESS_MS, sleep, waitUntil } from '../helpers/wait.js';
 import { analyzeWrites, Writer, type WriteAnalysis } from '../helpers/writer.js';
 
 export type FenceFault = 'sigstop' | 'kill-agent' | 'block-ports';
@@ -49,7 +51,7 @@ export interface FaultRunResult {
 export function fenceKillsSince(dataDir: string, sinceMs: number): number[] {
   let text = '';
   try {
-    text = readFileSync(`${dataDir}.fence.log`, 'utf8');
+    text = readFileSync(path.join(defaultFenceDir(dataDir), 'fence.log'), 'utf8');
   } catch {
     return [];
   }
@@ -65,7 +67,7 @@ export function fenceKillsSince(dataDir: string, sinceMs: number): number[] {
 export async function runFault(cluster: TestCluster, network: NetFault | undefined, fault: FenceFault, options: FaultRunOptions): Promise<FaultRunResult> {
   const log = options.log ?? (() => {});
   const names = cluster.nodes.map((n) => n.name);
-  const oldLeader = await cluster.waitForHealthy(names, 90_000);
+  const oldLeader = await cluster.waitForHealthy(names);
   const old = cluster.node(oldLeader);
   const targets = cluster.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort }));
   const writer = new Writer({ mode: 'every-member', targets, intervalMs: options.writerIntervalMs ?? 50, connectTimeoutMs: 1000, statementTimeoutMs: 2000 });
@@ -73,7 +75,7 @@ export async function runFault(cluster: TestCluster, network: NetFault | undefin
   writer.start();
   let faultEndedAtMs: number | null = null;
   try {
-    await waitUntil(() => writer.acksOf(oldLeader).length >= 20, { timeoutMs: 15_000, what: `acks on ${oldLeader}` });
+    await waitUntil(() => writer.acksOf(oldLeader).length >= 20, { timeoutMs: LIVENESS_MS, what: `acks on ${oldLeader}` });
     const eventAtMs = Date.now();
     log(`${fault}: leader ${oldLeader}, fault at ${new Date(eventAtMs).toISOString()}`);
     const agent = cluster.agents.get(oldLeader)!;
@@ -105,13 +107,18 @@ export async function runFault(cluster: TestCluster, network: NetFault | undefin
     let rejoinMs: number | null = null;
     const newLeader = firstNew?.member ?? null;
     try {
-      const leader = await cluster.waitForHealthy(names, 90_000);
+      const leader = await cluster.waitForHealthy(names);
       rejoinedAsReplica = leader !== oldLeader;
       rejoinMs = Date.now() - faultEndedAtMs;
     } catch (err) {
       log(`${fault}: cluster not healthy again: ${(err as Error).message}`);
     }
-    await sleep(1000);
+    // Some commits after the fault ended, so the analysis sees the cluster writing again. When it
+    // does not, the analysis reports that (no bound here decides the outcome).
+    const endedAt = faultEndedAtMs;
+    await waitUntil(() => writer.acks.filter((a) => a.ackedAtMs > endedAt).length >= 10, { timeoutMs: LIVENESS_MS, intervalMs: 50, what: 'commits after the fault ended' }).catch(
+      (err: Error) => log(`${fault}: ${err.message}`),
+    );
     await writer.stop();
     const newTarget = newLeader ? targets.find((t) => t.name === newLeader) : undefined;
     const rows = await writer.finalRows(newTarget);

@@ -8,9 +8,11 @@
 // Needs `npm run build`; root for the port fault (network namespaces), skipped otherwise.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultFenceDir } from '../../src/agent/fence/settings.js';
 import { after, before, describe, it } from 'node:test';
-import { FAST_TIMING, memberStatus } from '../helpers/cluster.js';
-import { waitUntil } from '../helpers/wait.js';
+import { BOOTSTRAPPED_WITHIN_MS, FAST_TIMING, memberStatus } from '../helpers/cluster.js';
+import { LIVENESS_MS, SUITE_MS, waitUntil } from '../helpers/wait.js';
 import { agentLogs, createFaultCluster, destroyFaultCluster, netSupport, type FaultEnv } from './fault-fixture.js';
 import { describeRun, runFault, type FenceFault } from './fencing-faults.js';
 
@@ -20,14 +22,14 @@ const HOLD_MS = (FAST_TIMING.ttl + 5) * 1000;
 function killFences(env: Partial<FaultEnv>): void {
   for (const node of env.cluster?.nodes ?? []) {
     try {
-      process.kill(Number(readFileSync(`${node.dataDir}.fence.pid`, 'utf8').trim()), 'SIGKILL');
+      process.kill(Number(readFileSync(path.join(defaultFenceDir(node.dataDir), 'fence.pid'), 'utf8').trim()), 'SIGKILL');
     } catch {
       // none
     }
   }
 }
 
-describe('self-fencing: a primary without a working agent stops before anyone else can take over', { timeout: 240_000 }, () => {
+describe('self-fencing: a primary without a working agent stops before anyone else can take over', { timeout: SUITE_MS }, () => {
   const env: Partial<FaultEnv> = {};
   const summary: string[] = [];
 
@@ -44,11 +46,11 @@ describe('self-fencing: a primary without a working agent stops before anyone el
   it('bootstraps three members, each with a fence process', async () => {
     const { cluster } = env as FaultEnv;
     cluster.startAll();
-    const leader = await cluster.waitForHealthy(undefined, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
+    const leader = await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${agentLogs(cluster)}`));
     const status = await waitUntil(async () => {
       const s = (await memberStatus(cluster.node(leader))) as { fence?: { running: boolean; armed: boolean; deadline_remaining_ms: number } } | null;
       return s?.fence?.armed ? s.fence : null;
-    }, { timeoutMs: 10_000, what: 'an armed fence on the leader' });
+    }, { timeoutMs: LIVENESS_MS, what: 'an armed fence on the leader' });
     assert.equal(status.running, true);
     assert.ok(status.deadline_remaining_ms > 0 && status.deadline_remaining_ms <= FAST_TIMING.ttl * 1000, JSON.stringify(status));
   });
@@ -69,10 +71,10 @@ describe('self-fencing: a primary without a working agent stops before anyone el
 
   it('kill -9 of the leader\'s fence process: the agent restarts it within a cycle and re-arms it', async () => {
     const { cluster } = env as FaultEnv;
-    const leader = await cluster.waitForHealthy(undefined, 60_000);
+    const leader = await cluster.waitForHealthy();
     type Fence = { running: boolean; armed: boolean; pid: number | null; restarts: number };
     const fenceOf = async () => ((await memberStatus(cluster.node(leader))) as { fence?: Fence } | null)?.fence ?? null;
-    const before = await waitUntil(async () => ((await fenceOf())?.pid ? await fenceOf() : null), { timeoutMs: 5000, what: 'the fence pid' });
+    const before = await waitUntil(async () => ((await fenceOf())?.pid ? await fenceOf() : null), { timeoutMs: LIVENESS_MS, what: 'the fence pid' });
     process.kill(before.pid!, 'SIGKILL');
     const t0 = Date.now();
     const after = await waitUntil(async () => {

@@ -4,14 +4,26 @@
 // the REST status of a member, SQL on a member, "one leader and N−1 streaming replicas".
 // Everything started here is killed by `cluster.destroy()` — call it in `after`, it never throws.
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { defaultFenceDir } from '../../src/agent/fence/settings.js';
 import { FAST_TIMING, memberConfigYaml, planMembers, writeMemberConfigs, type LocalMember, type LocalTiming, type MemberConfigOptions } from '../../src/demo/config.js';
 import type { NetFault } from './netfault.js';
 import { cleanupPostgres, tempDirForPostgres } from './postgres.js';
-import { ProcessRegistry, type ManagedProcess } from './process.js';
-import { sleep, waitUntil } from './wait.js';
+import { removeFenceOf } from './fence.js';
+import { pidGone, processesIn, processesNaming, ProcessRegistry, tailOf, type ManagedProcess } from './process.js';
+import { describeLeaks, passwordsInConfig, SecretLeakWatch } from './secret-leaks.js';
+import { LIVENESS_MS, WaitTimeout, waitUntil } from './wait.js';
+
+/**
+ * Bounds for "the cluster is healthy again": generous, because a loaded machine stretches every step
+ * (a failover with a fenced candidate and a rewind took over a minute at load 20 on two cores), and a
+ * bound that is met costs nothing. Bootstrap adds initdb and two clones.
+ */
+export const HEALTHY_WITHIN_MS = 120_000;
+export const BOOTSTRAPPED_WITHIN_MS = 240_000;
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'run.js');
@@ -123,12 +135,19 @@ export function postmasterPid(node: NodeSpec): number | null {
 export class TestCluster {
   readonly registry = new ProcessRegistry();
   readonly agents = new Map<string, ManagedProcess>();
+  /** Every agent process started per member, oldest first (`history`). */
+  private readonly incarnations = new Map<string, ManagedProcess[]>();
+
+  /** Issue 14: the cluster's passwords must show in no log, `ps` line or show-config output (checked in destroy). */
+  readonly leakWatch: SecretLeakWatch;
 
   constructor(
     readonly scope: string,
     readonly nodes: NodeSpec[],
     readonly network?: NetFault,
-  ) {}
+  ) {
+    this.leakWatch = new SecretLeakWatch(clusterPasswords(nodes));
+  }
 
   static async create(options: ClusterOptions = {}): Promise<TestCluster> {
     const { scope, nodes } = await writeClusterConfigs(options);
@@ -152,6 +171,8 @@ export class TestCluster {
       env: { ...process.env, NO_COLOR: '1', ...env },
     });
     this.agents.set(name, proc);
+    this.incarnations.set(name, [...(this.incarnations.get(name) ?? []), proc]);
+    this.leakWatch.watchOutput(`agent ${name}`, proc.child);
     return proc;
   }
 
@@ -164,6 +185,36 @@ export class TestCluster {
     return this.agents.get(name)?.output() ?? '';
   }
 
+  /** Output of every agent process the member has had, oldest first, restarts marked. */
+  history(name: string): string {
+    return (this.incarnations.get(name) ?? []).map((p) => p.output()).join(`--- ${name}'s agent restarted ---\n`);
+  }
+
+  /**
+   * Waits until the agent of `name` has logged a line matching `pattern` (an agent writes its
+   * cycle's line after acting on it, so what a test just saw in SQL may not be in the log yet).
+   */
+  async waitForLog(name: string, pattern: RegExp, timeoutMs = LIVENESS_MS): Promise<string> {
+    try {
+      return await waitUntil(() => pattern.exec(this.output(name))?.[0], { timeoutMs, intervalMs: 100, what: `${name}'s agent to log ${pattern}` });
+    } catch (err) {
+      if (!(err instanceof WaitTimeout)) throw err;
+      throw new WaitTimeout(`${err.message}\n--- last lines of ${name}'s agent\n${this.output(name).split('\n').slice(-20).join('\n')}`);
+    }
+  }
+
+  /**
+   * Waits until the agent of `name` has finished `cycles` more HA cycles, counted by the decision
+   * line each cycle logs (`line`: by default the steady "no action. I am (name)"; pass the one the
+   * member repeats when it is not steady): "the agents had their chance to act" without guessing a duration.
+   */
+  async waitForCycles(name: string, cycles = 2, line = new RegExp(`INFO: (?:PAUSE: )?no action\\. I am \\(${name}\\)`), timeoutMs = LIVENESS_MS): Promise<void> {
+    const global = new RegExp(line.source, 'g');
+    const count = () => this.output(name).match(global)?.length ?? 0;
+    const start = count();
+    await waitUntil(() => count() >= start + cycles, { timeoutMs, intervalMs: 100, what: `${cycles} more HA cycles of ${name}` });
+  }
+
   /** Names whose PostgreSQL is a writable primary right now. */
   async primaries(names = this.nodes.map((n) => n.name)): Promise<string[]> {
     const answers = await Promise.all(names.map(async (n) => ((await inRecovery(this.node(n))) === false ? n : null)));
@@ -172,20 +223,56 @@ export class TestCluster {
 
   /**
    * Waits for exactly one primary among `names` and every other of them streaming from it (per
-   * the primary's pg_stat_replication); returns the primary's name.
+   * the primary's pg_stat_replication); returns the primary's name. On timeout the error carries
+   * each member's replication state and the tail of its PostgreSQL log (`diagnose`).
    */
-  async waitForHealthy(names = this.nodes.map((n) => n.name), timeoutMs = 60_000): Promise<string> {
-    return waitUntil(
-      async () => {
-        const primaries = await this.primaries(names);
-        if (primaries.length !== 1) return null;
-        const leader = primaries[0]!;
-        const rows = await sql<{ application_name: string; state: string }>(this.node(leader), 'SELECT application_name, state FROM pg_stat_replication');
-        const streaming = new Set(rows.filter((r) => r.state === 'streaming').map((r) => r.application_name));
-        return names.every((n) => n === leader || streaming.has(n)) ? leader : null;
-      },
-      { timeoutMs, intervalMs: 200, what: `one primary and ${names.length - 1} streaming replicas among ${names.join(', ')}` },
-    );
+  async waitForHealthy(names = this.nodes.map((n) => n.name), timeoutMs = HEALTHY_WITHIN_MS): Promise<string> {
+    try {
+      return await waitUntil(
+        async () => {
+          const primaries = await this.primaries(names);
+          if (primaries.length !== 1) return null;
+          const leader = primaries[0]!;
+          const rows = await sql<{ application_name: string; state: string }>(this.node(leader), 'SELECT application_name, state FROM pg_stat_replication');
+          const streaming = new Set(rows.filter((r) => r.state === 'streaming').map((r) => r.application_name));
+          return names.every((n) => n === leader || streaming.has(n)) ? leader : null;
+        },
+        { timeoutMs, intervalMs: 200, what: `one primary and ${names.length - 1} streaming replicas among ${names.join(', ')}` },
+      );
+    } catch (err) {
+      if (!(err instanceof WaitTimeout)) throw err;
+      throw new WaitTimeout(`${err.message}
+${await this.diagnose(names)}`);
+    }
+  }
+
+  /**
+   * What each member's PostgreSQL says about replication, for failure messages: role, timeline,
+   * WAL receiver (status, upstream, timeline), the replicas its primary sees, and the last lines
+   * of its server log (PostgreSQL's own account of why it is not streaming).
+   */
+  async diagnose(names = this.nodes.map((n) => n.name), logLines = 15): Promise<string> {
+    const parts: string[] = [];
+    for (const name of names) {
+      const node = this.node(name);
+      let state: string;
+      try {
+        const [row] = await sql<{ r: boolean; tl: number; receiver: string | null; senders: string | null }>(
+          node,
+          `SELECT pg_is_in_recovery() AS r,
+             (pg_control_checkpoint()).timeline_id AS tl,
+             (SELECT status || ' tl ' || received_tli || ' flushed ' || flushed_lsn || ' from ' || sender_host || ':' || sender_port FROM pg_stat_wal_receiver) AS receiver,
+             (SELECT string_agg(application_name || ' ' || state, ', ') FROM pg_stat_replication) AS senders`,
+        );
+        state = row!.r ? `replica (checkpoint timeline ${row!.tl}), WAL receiver: ${row!.receiver ?? 'none'}` : `primary, replicas: ${row!.senders ?? 'none'}`;
+      } catch (err) {
+        state = `not answering (${(err as Error).message})`;
+      }
+      const agent = this.agents.get(name);
+      const agentState = !agent ? 'agent never started' : agent.hasExited ? 'agent exited' : 'agent running';
+      parts.push(`--- ${name}: ${agentState}; PostgreSQL ${state}\n${tailOf(path.join(node.dataDir, 'log', 'postmaster.log'), logLines)}`);
+    }
+    return parts.join('\n');
   }
 
   /** kill -9 of a member's agent and postmaster (the host "dies"). */
@@ -201,12 +288,22 @@ export class TestCluster {
       }
     }
     if (proc) await proc.exited;
-    // The backends die with the postmaster within moments; wait so the port is free for a restart.
-    await sleep(300);
+    // Backends outlive a SIGKILLed postmaster for a moment, holding its shared memory, and its pid
+    // lingers until reaped: a restart before they are gone fails ("pre-existing shared memory block
+    // is still in use", "Is another postmaster running?").
+    await waitUntil(() => (pm === null || pidGone(pm)) && processesIn(this.node(name).dataDir).length === 0, {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: `the processes of ${name}'s PostgreSQL (cwd ${this.node(name).dataDir}) to exit`,
+    });
   }
 
-  /** Kills every agent and PostgreSQL server and removes the temp dirs. Never throws. */
+  /**
+   * Kills every agent and PostgreSQL server and removes the temp dirs. Throws only after all that, when a
+   * password of the cluster leaked (checkLeaks).
+   */
   async destroy(): Promise<void> {
+    const leakCheck = await this.collectLeakEvidence().catch((err: unknown) => err as Error);
     await this.registry.killAll().catch(() => {});
     for (const node of this.nodes) {
       const pm = postmasterPid(node);
@@ -218,8 +315,54 @@ export class TestCluster {
         }
       }
     }
-    await sleep(200);
+    // Let the killed servers' backends go before their directories are removed (bounded: never throws).
+    await waitUntil(() => this.nodes.every((n) => processesIn(n.dataDir).length === 0), { timeoutMs: LIVENESS_MS, what: 'PostgreSQL processes to exit' }).catch(() => {});
     this.registry.dispose();
+    // A killed agent's children (pg_basebackup into a clone directory, pg_rewind, hooks) are orphans
+    // that keep writing under the member's directory: stop them before it is removed (bounded).
+    const orphans = this.nodes.flatMap((n) => processesNaming(n.base));
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Exited meanwhile (ESRCH): what we wanted.
+      }
+    }
+    await waitUntil(() => orphans.every(pidGone), { timeoutMs: LIVENESS_MS, what: `the agents' orphaned children ${orphans.join(', ')} to exit` }).catch(() => {});
+    const leftovers: string[] = [];
+    for (const node of this.nodes) {
+      await this.leakWatch.addLogsUnder(node.base);
+      // The fence's directory is outside the member's (src/agent/fence/settings.ts): read its log, then
+      // stop the fence and remove the directory (fence.ts says why in that order).
+      await this.leakWatch.addLogsUnder(defaultFenceDir(node.dataDir));
+      await removeFenceOf(node.dataDir).catch((err: Error) => leftovers.push(err.message));
+      // The agent's own directory (the Raft journal) sits beside the member's, out of the PostgreSQL user's tree.
+      await rm(node.agentDir, { recursive: true, force: true }).catch((err: Error) => leftovers.push(err.message));
+    }
+    const leaks = leakCheck instanceof Error ? null : this.leakWatch.finish().leaks;
     await cleanupPostgres().catch(() => {});
+    if (leakCheck instanceof Error) throw new Error(`the password leak check could not run: ${leakCheck.message}`);
+    if (leaks && leaks.length > 0) throw new Error(describeLeaks(leaks));
+    if (leftovers.length > 0) throw new Error(`could not clean up after the cluster: ${leftovers.join('; ')}`);
   }
+
+  /** While the agents still run: show-config of a live member and a last `ps` (the logs are read after the kill). */
+  private async collectLeakEvidence(): Promise<void> {
+    const live = this.nodes.find((n) => this.agents.get(n.name)?.hasExited === false);
+    if (live) await this.leakWatch.addShowConfig(BIN, live.configPath, REPO_ROOT);
+    await this.leakWatch.samplePs();
+  }
+}
+
+/** The passwords in the members' config files (the fixture writes them; tests may add more). */
+function clusterPasswords(nodes: readonly NodeSpec[]): string[] {
+  const all = new Set<string>();
+  for (const n of nodes) {
+    try {
+      for (const p of passwordsInConfig(readFileSync(n.configPath, 'utf8'))) all.add(p);
+    } catch {
+      // a config not written yet: nothing of it can leak
+    }
+  }
+  return [...all];
 }

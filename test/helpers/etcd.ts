@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from './net.js';
 import { ProcessRegistry, type ManagedProcess } from './process.js';
-import { sleep, waitUntil } from './wait.js';
+import { LIVENESS_MS, sleep, waitUntil } from './wait.js';
 
 export interface EtcdMember {
   readonly name: string;
@@ -89,7 +89,7 @@ export class EtcdCluster {
         }
         return 0;
       },
-      { timeoutMs: 5_000, what: 'an etcd leader' },
+      { timeoutMs: LIVENESS_MS, what: 'an etcd leader' },
     ).then((n) => n - 1);
   }
 
@@ -155,7 +155,7 @@ export class EtcdCluster {
               const body = (await res.json()) as { health?: string };
               return body.health === 'true';
             },
-            { timeoutMs: 15_000, intervalMs: 50, what: `etcd member ${m.name} (${m.endpoint}) to be healthy` },
+            { timeoutMs: LIVENESS_MS, intervalMs: 50, what: `etcd member ${m.name} (${m.endpoint}) to be healthy` },
           );
         } catch (err) {
           // Give a late exit a moment to be noticed, then show what etcd said.

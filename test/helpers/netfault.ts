@@ -10,6 +10,7 @@
 // cannot bind a source address, so "DROP from 127.0.0.2" never matches replication traffic.
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { lockMachineWide, type MachineWideLock } from '../../src/demo/ports.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -54,6 +55,8 @@ function shSync(cmd: string, args: string[]): void {
 }
 
 const PREFIX = 'hactl-nf-';
+/** Subnet locks this process holds, released once its namespaces and bridge are gone. */
+const subnetLocks = new Map<number, MachineWideLock>();
 const registry = new Set<NetFault>();
 process.on('exit', () => {
   for (const nf of registry) nf.cleanupSync();
@@ -94,12 +97,16 @@ export class NetFault {
     await sweepStale();
     const used = await sh('ip', ['-4', '-o', 'addr', 'show']);
     const links = await sh('ip', ['-o', 'link', 'show']);
+    // Two test processes reading `ip addr` at once would pick the same subnet: each one holds a
+    // machine-wide lock on the subnet it takes (released by the kernel when the process ends).
     let subnet = -1;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 200 && subnet < 0; i++) {
       const k = 20 + ((process.pid + i) % 200);
-      if (!used.includes(`10.213.${k}.`) && !links.includes(`hxb${k}:`)) {
+      if (used.includes(`10.213.${k}.`) || links.includes(`hxb${k}:`)) continue;
+      const lock = await lockMachineWide(`netfault-subnet-${k}`);
+      if (lock) {
         subnet = k;
-        break;
+        subnetLocks.set(k, lock);
       }
     }
     if (subnet < 0) throw new NetFaultError('no free 10.213.K.0/24 subnet');
@@ -192,9 +199,12 @@ export class NetFault {
   /** Deletes namespaces (their rules go with them), bridge and FORWARD rule. Never throws. */
   async cleanup(): Promise<void> {
     if (this.cleaned) return;
+    // Each command may fail because a previous partial cleanup did it already; what matters is the end state.
     for (const [cmd, args] of this.teardownCommands()) await execFileAsync(cmd, args, { timeout: 15_000 }).catch(() => {});
     this.cleaned = true;
     registry.delete(this);
+    await subnetLocks.get(this.subnet)?.release();
+    subnetLocks.delete(this.subnet);
   }
 
   cleanupSync(): void {
@@ -222,18 +232,30 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Removes namespaces and bridges left by test processes that died without cleaning up. */
+/**
+ * Removes namespaces and bridges left by test processes that died without cleaning up. The sweeper
+ * holds the subnet's lock meanwhile, so it never deletes a bridge that a live process just made
+ * (the dead owner's lock went with it).
+ */
 export async function sweepStale(): Promise<void> {
   const list = await sh('ip', ['netns', 'list']).catch(() => '');
-  const subnets = new Set<number>();
+  const stale = new Map<number, string[]>();
   for (const line of list.split('\n')) {
     const m = new RegExp(`^(${PREFIX}(\\d+)-(\\d+)-n\\d+)`).exec(line.trim());
     if (!m || pidAlive(Number(m[2]))) continue;
-    await sh('ip', ['netns', 'del', m[1]!]).catch(() => {});
-    subnets.add(Number(m[3]));
+    const k = Number(m[3]);
+    stale.set(k, [...(stale.get(k) ?? []), m[1]!]);
   }
-  for (const k of subnets) {
-    await sh('iptables', ['-D', 'FORWARD', '-i', `hxb${k}`, '-o', `hxb${k}`, '-j', 'ACCEPT']).catch(() => {});
-    await sh('ip', ['link', 'del', `hxb${k}`]).catch(() => {});
+  for (const [k, namespaces] of stale) {
+    const lock = await lockMachineWide(`netfault-subnet-${k}`);
+    if (!lock) continue; // another process is sweeping it, or has taken the subnet again
+    try {
+      // Already gone when another sweeper got there first: the end state is what matters.
+      for (const ns of namespaces) await sh('ip', ['netns', 'del', ns]).catch(() => {});
+      await sh('iptables', ['-D', 'FORWARD', '-i', `hxb${k}`, '-o', `hxb${k}`, '-j', 'ACCEPT']).catch(() => {});
+      await sh('ip', ['link', 'del', `hxb${k}`]).catch(() => {});
+    } finally {
+      await lock.release();
+    }
   }
 }

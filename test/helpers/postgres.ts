@@ -147,7 +147,7 @@ export async function cleanupPostgres(): Promise<void> {
   servers.clear();
   for (const dir of tempDirs) {
     if (templatePromise && (await templatePromise.catch(() => '')).startsWith(dir)) continue; // kept until exit
-    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 5 });
     tempDirs.delete(dir);
   }
 }

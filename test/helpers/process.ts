@@ -2,12 +2,14 @@
 // after SIGCONT for stopped ones) in `after` — and on exit of the test process — even when a test
 // fails, plus the recent output of each for failure messages.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 
 export interface ManagedProcess {
   readonly name: string;
   readonly child: ChildProcess;
   readonly pid: number;
-  /** Last ~64 KiB of stdout+stderr. */
+  /** stdout+stderr (the last 4 MiB). */
   output(): string;
   /** Resolves with the exit code (or signal name) once the process ended. */
   readonly exited: Promise<number | string>;
@@ -15,7 +17,8 @@ export interface ManagedProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-const MAX_OUTPUT = 64 * 1024;
+// Long e2e runs need the whole story of an agent in a failure message; a few MiB per process is cheap.
+const MAX_OUTPUT = 4 * 1024 * 1024;
 
 export class ProcessRegistry {
   private readonly procs = new Set<ManagedProcess>();
@@ -85,5 +88,66 @@ export class ProcessRegistry {
 
   dispose(): void {
     process.off('exit', this.onExit);
+  }
+}
+
+/**
+ * Pids of the processes whose working directory is `dir` (PostgreSQL's postmaster and backends
+ * run in their data directory), read from /proc: the observable "this server is gone".
+ */
+export function processesIn(dir: string): number[] {
+  const target = path.resolve(dir);
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) === target) pids.push(Number(entry));
+    } catch {
+      // Exited meanwhile, or not ours to inspect: either way not a process of `dir` we can wait for.
+    }
+  }
+  return pids;
+}
+
+/**
+ * Pids of the processes (other than this one) with an argument naming `dir` or a path under it: what
+ * a SIGKILLed agent leaves running, such as a pg_basebackup writing into a clone directory or a
+ * pg_rewind. They outlive their agent (nothing kills an orphan), so a cluster's teardown must stop
+ * them before removing the directory, or they write into it while it is removed (ENOTEMPTY, left behind).
+ */
+export function processesNaming(dir: string): number[] {
+  const target = path.resolve(dir);
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.some((arg) => arg === target || arg.includes(`${target}/`))) pids.push(Number(entry));
+    } catch {
+      // Exited meanwhile, or not ours to inspect: either way nothing left to stop.
+    }
+  }
+  return pids;
+}
+
+/** The last `lines` lines of a text file, or a note saying why there are none (for failure messages). */
+export function tailOf(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(no ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+}
+
+/**
+ * Whether no process has this pid any more, not even a zombie nobody reaped yet: PostgreSQL refuses to
+ * start while the pid in a stale postmaster.pid still exists ("Is another postmaster running?").
+ */
+export function pidGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

@@ -57,3 +57,28 @@ export async function withDeadline<T>(fn: Promise<T>, timeoutMs: number, what: s
     clearTimeout(timer);
   }
 }
+
+/**
+ * The most a step driven by a `nominalMs` timer may take in a test: three times the timer plus a
+ * second. Enough to tell "gave up at retry_timeout" from "waited for another, much longer timer
+ * (the ttl, a library default) or hung", yet not failing because a loaded machine ran the timer
+ * late. Use it only for such bounds; speed is measured in bench/, not asserted in tests.
+ */
+export function timerBoundMs(nominalMs: number): number {
+  return nominalMs * 3 + 1_000;
+}
+
+/**
+ * The bound for "this will happen" in whole-cluster tests (writes arriving, a member reporting a
+ * state, HAProxy switching): a minute. Met in seconds on a quiet machine; a loaded one stretches
+ * every step, and a bound that is met costs nothing.
+ */
+export const LIVENESS_MS = 60_000;
+
+/**
+ * The bound of a whole file of real-process scenarios (a describe's `timeout`): a bootstrap
+ * (BOOTSTRAPPED_WITHIN_MS, 4 min) plus its scenarios, each bounded by its own waits, on a loaded
+ * machine. The same as scripts/run-tests.sh's --test-timeout; a suite bound tighter than the sum of
+ * its waits turns a slow but progressing run into a failure.
+ */
+export const SUITE_MS = 600_000;

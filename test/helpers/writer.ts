@@ -24,6 +24,8 @@ export interface WriterTarget {
 export interface Ack {
   member: string;
   id: number;
+  /** When the INSERT was sent: an ack of a write sent after a lease ended proves a stale primary, however late the ack was read. */
+  sentAtMs: number;
   ackedAtMs: number;
 }
 
@@ -188,8 +190,9 @@ export class Writer {
   }
 
   private async insert(client: pg.Client, member: string, id: number): Promise<void> {
-    await client.query(`INSERT INTO ${this.table} (run, member, id, t) VALUES ($1, $2, $3, $4)`, [this.run, member, id, Date.now() / 1000]);
-    this.acks.push({ member, id, ackedAtMs: Date.now() });
+    const sentAtMs = Date.now();
+    await client.query(`INSERT INTO ${this.table} (run, member, id, t) VALUES ($1, $2, $3, $4)`, [this.run, member, id, sentAtMs / 1000]);
+    this.acks.push({ member, id, sentAtMs, ackedAtMs: Date.now() });
   }
 
   private async multiHostLoop(): Promise<void> {

@@ -63,18 +63,24 @@ describe('OS user', () => {
     });
   });
 
-  it('runs binaries as the postgres user with its HOME and without our PG* variables', async () => {
+  it('runs binaries as the postgres user with its HOME, without our PG*, HACTL_*, PATRONI_* or NODE_OPTIONS variables', async () => {
     const user = await pgUser();
     const entry = await lookupOsUser('postgres');
     assert.equal(user.uid, entry!.uid);
-    process.env.PGHOST = '/nonexistent';
-    process.env.PGPASSWORD = 'leak';
+    const planted = { PGHOST: '/nonexistent', PGPASSWORD: 'leak', HACTL_RAFT_PASSWORD: 'leak', PATRONI_SUPERUSER_PASSWORD: 'leak', NODE_OPTIONS: '--require /leak.js' };
+    Object.assign(process.env, planted);
     try {
-      const { stdout } = await run('/bin/sh', ['-c', 'id -u; echo "$HOME"; env | grep ^PG || true'], { user, env: { PGPASSFILE: '/x/pgpass' } });
-      assert.deepEqual(stdout.trim().split('\n'), [String(entry!.uid), entry!.home, 'PGPASSFILE=/x/pgpass']);
+      const { stdout } = await run('/bin/sh', ['-c', 'id -u; echo "$HOME"; env | grep -E "^(PG|HACTL_|PATRONI_|NODE_OPTIONS)" | sort || true'], { user, env: { PGPASSFILE: '/x/pgpass' } });
+      // PG_OOM_ADJUST_*: backends become OOM-killable again while the postmaster keeps the agent's protection.
+      assert.deepEqual(stdout.trim().split('\n'), [
+        String(entry!.uid),
+        entry!.home,
+        'PGPASSFILE=/x/pgpass',
+        'PG_OOM_ADJUST_FILE=/proc/self/oom_score_adj',
+        'PG_OOM_ADJUST_VALUE=0',
+      ]);
     } finally {
-      delete process.env.PGHOST;
-      delete process.env.PGPASSWORD;
+      for (const key of Object.keys(planted)) delete process.env[key];
     }
   });
 });

@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cleanupPostgres, startPrimary } from '../helpers/postgres.js';
+import { pidGone, processesIn } from '../helpers/process.js';
+import { LIVENESS_MS, waitUntil } from '../helpers/wait.js';
 import { withConnection } from '../../src/postgres/connection.js';
 import { getStatus, isRunning, pendingRestart, reload, restart, start, stop } from '../../src/postgres/lifecycle.js';
 import { readControlData } from '../../src/postgres/controldata.js';
+import { promote } from '../../src/postgres/promote.js';
 import { readState } from '../../src/postgres/state.js';
 import { writeConfiguration } from '../../src/postgres/write-config.js';
 import type { PgContext } from '../../src/postgres/types.js';
@@ -37,10 +40,10 @@ describe('lifecycle of a local server', () => {
     const { ctx } = await startPrimary();
     for (const mode of ['smart', 'fast', 'immediate'] as const) {
       if (!(await isRunning(ctx))) await start(ctx);
-      assert.deepEqual(await stop(ctx, { mode }), { wasRunning: true, mode });
+      assert.deepEqual(await stop(ctx, { mode }), { wasRunning: true, mode, killed: false });
       assert.equal((await getStatus(ctx)).state, 'stopped');
     }
-    assert.deepEqual(await stop(ctx), { wasRunning: false, mode: null });
+    assert.deepEqual(await stop(ctx), { wasRunning: false, mode: null, killed: false });
   });
 
   it('escalates a smart shutdown blocked by a client to fast after the timeout', async () => {
@@ -48,10 +51,40 @@ describe('lifecycle of a local server', () => {
     await withConnection(ctx, async () => {
       const began = Date.now();
       const result = await stop(ctx, { mode: 'smart', timeoutMs: 1000 });
-      assert.deepEqual(result, { wasRunning: true, mode: 'fast' });
+      assert.deepEqual(result, { wasRunning: true, mode: 'fast', killed: false });
       assert.ok(Date.now() - began >= 900);
     });
     assert.equal(await isRunning(ctx), false);
+  });
+
+  it('kills a postmaster that stops in no mode within the bound (killAfterTimeout), with its children, and the server starts again', async () => {
+    const { ctx } = await startPrimary();
+    const { pid } = await getStatus(ctx);
+    const children = processesIn(ctx.options.data_dir).filter((p) => p !== pid);
+    assert.ok(children.length > 0, 'a running server has child processes');
+    // A frozen postmaster honours no shutdown request: what a primary_stop_timeout has to end.
+    process.kill(pid!, 'SIGSTOP');
+    const began = Date.now();
+    const result = await stop(ctx, { mode: 'fast', timeoutMs: 1000, killAfterTimeout: true });
+    assert.deepEqual(result, { wasRunning: true, mode: 'immediate', killed: true });
+    assert.ok(Date.now() - began >= 1800, 'fast and immediate each had their bound first');
+    assert.equal(await isRunning(ctx), false);
+    // Dead at once; reaped (by init) a moment later, which the next start needs.
+    await waitUntil(() => [pid!, ...children].every(pidGone), { timeoutMs: 15_000, intervalMs: 50, what: `the killed postmaster ${pid} and its children ${children.join(', ')} to be reaped` });
+    await start(ctx);
+    assert.equal(await isRunning(ctx), true);
+  });
+
+  it('without killAfterTimeout a server that does not stop is an error, and it keeps running', async () => {
+    const { ctx } = await startPrimary();
+    const { pid } = await getStatus(ctx);
+    process.kill(pid!, 'SIGSTOP');
+    try {
+      await assert.rejects(stop(ctx, { mode: 'immediate', timeoutMs: 1000 }));
+      assert.equal(await isRunning(ctx), true);
+    } finally {
+      process.kill(pid!, 'SIGCONT');
+    }
   });
 
   it('restarts and reloads; a changed shared_buffers is pending restart until restarted', async () => {
@@ -63,11 +96,10 @@ describe('lifecycle of a local server', () => {
     assert.deepEqual(written.restartRequired, ['shared_buffers']);
     await reload(ctx);
     // The postmaster re-reads the file asynchronously after SIGHUP.
-    let pending: string[] = [];
-    for (let i = 0; i < 50 && pending.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      pending = await pendingRestart(ctx);
-    }
+    const pending = await waitUntil(async () => {
+      const names = await pendingRestart(ctx);
+      return names.length > 0 ? names : null;
+    }, { timeoutMs: LIVENESS_MS, intervalMs: 100, what: 'a setting pending restart after the reload' });
     assert.deepEqual(pending, ['shared_buffers']);
     assert.equal(await setting(ctx, 'work_mem'), '7MB', 'reloadable settings apply on reload');
     await restart(ctx);
@@ -76,32 +108,97 @@ describe('lifecycle of a local server', () => {
     assert.equal(await setting(ctx, 'shared_buffers'), '64MB');
   });
 
+  it('a promoted standby is not pending a restart for the recovery settings its new configuration drops', async () => {
+    const { ctx } = await startPrimary();
+    await writeConfiguration(ctx, { role: 'replica', primary: null });
+    await restart(ctx);
+    assert.equal(await setting(ctx, 'recovery_target_timeline'), 'latest');
+    assert.equal((await promote(ctx)).promoted, true);
+    await writeConfiguration(ctx, { role: 'primary' });
+    await reload(ctx);
+    // PostgreSQL itself flags the dropped recovery_target_timeline (a postmaster-context setting)…
+    const raw = await waitUntil(
+      async () => {
+        const names = await withConnection(ctx, async (c) => (await c.query<{ name: string }>('SELECT name FROM pg_catalog.pg_settings WHERE pending_restart')).rows.map((r) => r.name));
+        return names.includes('recovery_target_timeline') ? names : null;
+      },
+      { timeoutMs: LIVENESS_MS, intervalMs: 100, what: 'pg_settings to flag recovery_target_timeline after the reload' },
+    );
+    // …which only recovery reads: not a reason to restart a primary (Patroni leaves recovery settings out too).
+    assert.deepEqual(await pendingRestart(ctx), [], `pg_settings flags: ${raw.join(', ')}`);
+  });
+
   it('detects a crash (postmaster killed with SIGKILL) from the stale postmaster.pid, then recovers on start', async () => {
     const { ctx } = await startPrimary();
     const { pid } = await getStatus(ctx);
     process.kill(pid!, 'SIGKILL');
-    let status = await getStatus(ctx);
-    for (let i = 0; i < 50 && status.state === 'running'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      status = await getStatus(ctx);
-    }
+    const status = await waitUntil(async () => {
+      const s = await getStatus(ctx);
+      return s.state !== 'running' ? s : null;
+    }, { timeoutMs: LIVENESS_MS, intervalMs: 50, what: 'the killed postmaster to be gone' });
     assert.equal(status.state, 'crashed');
     assert.equal(status.pid, pid);
     assert.equal(await isRunning(ctx), false);
-    assert.deepEqual(await stop(ctx), { wasRunning: false, mode: null });
+    assert.deepEqual(await stop(ctx), { wasRunning: false, mode: null, killed: false });
     const control = await readControlData(ctx);
     assert.equal(control.clusterState, 'in production', 'the control file was not shut down cleanly');
-    // Orphaned backends notice the postmaster's death within a moment; start retries until the port is free.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await start(ctx);
-        break;
-      } catch (err) {
-        if (attempt >= 20) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    // Orphaned backends notice the postmaster's death within a moment and hold its shared memory until
+    // then; the killed postmaster's pid must be reaped too (PostgreSQL checks the pid in postmaster.pid).
+    await waitUntil(() => pidGone(pid!) && processesIn(ctx.options.data_dir).length === 0, {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: 'the killed postmaster (reaped) and its orphaned backends to be gone',
+    });
+    await start(ctx);
     assert.equal(await isRunning(ctx), true);
+  });
+
+  it('a start right after a crash waits for the dead server\'s processes, which hold its shared memory, to exit', async () => {
+    const { ctx } = await startPrimary();
+    const { pid } = await getStatus(ctx);
+    const children = processesIn(ctx.options.data_dir).filter((p) => p !== pid);
+    // Frozen orphans: what a loaded host makes of backends that have not noticed the postmaster died yet.
+    for (const c of children) process.kill(c, 'SIGSTOP');
+    process.kill(pid!, 'SIGKILL');
+    // The kill is delivered asynchronously: until the postmaster is dead, the pid file names a live
+    // process and a start rightly leaves the "running" server alone (a CI run caught that moment).
+    await waitUntil(async () => (await getStatus(ctx)).state !== 'running', { timeoutMs: LIVENESS_MS, intervalMs: 10, what: 'the killed postmaster to be dead' });
+    const thaw = () => {
+      for (const c of children) {
+        try {
+          process.kill(c, 'SIGCONT');
+        } catch {
+          // already gone
+        }
+      }
+    };
+    const timer = setTimeout(thaw, 1500);
+    try {
+      const began = Date.now();
+      assert.equal(await start(ctx), true);
+      assert.ok(Date.now() - began >= 1400, 'it waited for the orphans instead of failing on the shared memory they hold');
+      assert.equal(await isRunning(ctx), true);
+    } finally {
+      clearTimeout(timer);
+      thaw();
+    }
+  });
+
+  it('writes postgresql.pg_ident as pg_ident.conf, which PostgreSQL loads on reload; without the key the file is left alone', async () => {
+    const { ctx } = await startPrimary();
+    const identPath = path.join(ctx.options.data_dir, 'pg_ident.conf');
+    const initdbs = await fs.readFile(identPath, 'utf8');
+    await writeConfiguration(ctx, { role: 'primary' });
+    assert.equal(await fs.readFile(identPath, 'utf8'), initdbs, 'no pg_ident key: initdb\'s file stays');
+    ctx.options.pg_ident = ['ops  alice  postgres', 'ops  bob    postgres'];
+    await writeConfiguration(ctx, { role: 'primary' });
+    assert.equal((await fs.stat(identPath)).mode & 0o777, 0o600);
+    await reload(ctx);
+    const rows = await waitUntil(async () => {
+      const r = await withConnection(ctx, async (c) => (await c.query('SELECT map_name, sys_name, pg_username FROM pg_ident_file_mappings ORDER BY line_number')).rows);
+      return r.length === 2 ? r : null;
+    }, { timeoutMs: LIVENESS_MS, intervalMs: 100, what: 'the two mappings in pg_ident_file_mappings after the reload' });
+    assert.deepEqual(rows, [{ map_name: 'ops', sys_name: 'alice', pg_username: 'postgres' }, { map_name: 'ops', sys_name: 'bob', pg_username: 'postgres' }]);
   });
 
   it('keeps the original postgresql.conf as postgresql.base.conf and includes it', async () => {

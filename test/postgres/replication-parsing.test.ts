@@ -16,6 +16,9 @@ describe('basebackupArgs', () => {
     assert.deepEqual(basebackupArgs(undefined), ['--checkpoint=fast']);
     assert.deepEqual(basebackupArgs([{ 'max-rate': '100M' }]), ['--checkpoint=fast', '--max-rate=100M']);
     assert.deepEqual(basebackupArgs([{ checkpoint: 'spread' }]), ['--checkpoint=spread']);
+    // Patroni's example postgres1.yml asks for `verbose`, which hactl passes anyway: accepted, passed once.
+    assert.deepEqual(basebackupArgs(['verbose', { 'max-rate': '100M' }]), ['--checkpoint=fast', '--max-rate=100M']);
+    assert.deepEqual(basebackupArgs({ progress: true }), ['--checkpoint=fast']);
   });
 
   it('refuses options hactl sets itself and malformed items', () => {

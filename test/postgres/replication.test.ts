@@ -26,7 +26,10 @@ import { reinit } from '../../src/postgres/reinit.js';
 import { createReplica, ReplicaCreationFailed } from '../../src/postgres/replica.js';
 import { checkDivergence, localTimelinePosition, rewind } from '../../src/postgres/rewind.js';
 import { parseLsn } from '../../src/postgres/lsn.js';
-import { listSlots, syncSlots, wantedSlots } from '../../src/postgres/slots.js';
+import { listSlots, syncSlots } from '../../src/postgres/slots-sql.js';
+import type { WantedSlot } from '../../src/postgres/slots.js';
+
+const physicalSlot = (name: string, source: WantedSlot['source'] = 'member'): WantedSlot => ({ name, type: 'physical', source });
 import type { PgContext, PostgresOptions } from '../../src/postgres/types.js';
 
 // Passwords are checked (scram) for the replication and rewind users over TCP, so a wrong one really fails.
@@ -117,17 +120,17 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
   it('creates member and permanent slots on the primary and drops the ones of members that left', async () => {
     await query(primary.ctx, "SELECT pg_create_physical_replication_slot('by_hand')");
     const first = await syncSlots(primary.ctx, {
-      wanted: wantedSlots('node1', ['node1', 'node2', 'node-3'], { archiver: { type: 'physical' } }, true),
+      wanted: [physicalSlot('archiver', 'permanent'), physicalSlot('node2'), physicalSlot('node_3')],
       owned: new Set(),
     });
     assert.deepEqual(first.results.filter((r) => r.error), []);
     assert.deepEqual((await listSlots(await connectLike(primary.ctx))).map((s) => s.name), ['archiver', 'by_hand', 'node2', 'node_3']);
 
     const second = await syncSlots(primary.ctx, {
-      wanted: wantedSlots('node1', ['node1', 'node2'], {}, true),
+      wanted: [physicalSlot('node2')],
       owned: first.owned,
     });
-    assert.deepEqual(second.plan.actions.map((a) => `${a.kind} ${a.kind === 'create' ? a.slot.name : a.name}`).sort(), ['drop archiver', 'drop node_3']);
+    assert.deepEqual(second.plan.actions.map((a) => `${a.kind} ${'slot' in a ? a.slot.name : a.name}`).sort(), ['drop archiver', 'drop node_3']);
     const names = (await query<{ slot_name: string }>(primary.ctx, 'SELECT slot_name FROM pg_replication_slots ORDER BY 1')).map((r) => r.slot_name);
     assert.deepEqual(names, ['by_hand', 'node2'], 'the slot made by hand survives');
 
@@ -141,11 +144,12 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
     await query(primary.ctx, "SELECT pg_drop_replication_slot('by_hand')");
   });
 
-  it('promotes the replica and measures the time to the first accepted write', async () => {
+  it('promotes the replica and measures the time to the first accepted write', async (t) => {
     const result = await promote(replica.ctx);
     assert.equal(result.promoted, true);
     assert.equal(result.timeline, 2);
-    assert.ok(result.elapsedMs < 10_000, `promote took ${result.elapsedMs} ms`);
+    // Measured, not bounded (bench/postgres times it against the anchor); a hang fails on pg_ctl's own timeout.
+    t.diagnostic(`promote took ${result.elapsedMs} ms`);
     await query(replica.ctx, "INSERT INTO t VALUES (3, 'on the new primary')");
     await assert.rejects(fs.access(path.join(replica.ctx.options.data_dir, 'standby.signal')));
     await checkpointAfterPromote(replica.ctx);
@@ -209,6 +213,46 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
     await eventually('row 6 on the demoted node', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 6')).length === 1);
   });
 
+  it('places a standby on the timeline it replays, not on the one of its last restartpoint, also without a WAL receiver (no false divergence)', async () => {
+    // node2 shut down on timeline 2 and now replays timeline 3: pg_control still says 2 until its
+    // first restartpoint. Between two WAL receivers (a re-point, a restart of the stream) nothing
+    // else tells the timeline; pointed at a port nobody listens on, it has none.
+    const [control] = await query<{ tl: number }>(replica.ctx, 'SELECT timeline_id AS tl FROM pg_control_checkpoint()');
+    assert.equal(control?.tl, 2, 'the restartpoint timeline lags (the case this test is about)');
+    await follow(replica.ctx, { host: '127.0.0.1', port: await freePort() });
+    await eventually('no WAL receiver on node2', async () => (await query(replica.ctx, 'SELECT 1 FROM pg_stat_wal_receiver')).length === 0);
+    const position = await localTimelinePosition(replica.ctx);
+    assert.equal(position.timeline, 3);
+    assert.equal(position.inRecovery, true);
+    const [row] = await query<{ lsn: string }>(replica.ctx, 'SELECT pg_last_wal_replay_lsn()::text AS lsn');
+    assert.ok(position.lsn >= parseLsn(row!.lsn), 'at least the replayed position');
+    const check = await checkDivergence(replica.ctx, sourceOf(primary));
+    assert.equal(check.diverged, false, check.reason);
+    await follow(replica.ctx, { host: '127.0.0.1', port: primary.port });
+    await query(primary.ctx, "INSERT INTO t VALUES (60, 'streaming again')");
+    await eventually('row 60 on node2', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 60')).length === 1);
+  });
+
+  it('counts WAL a standby received but has not replayed yet (complete records) in its position', async () => {
+    // Replay paused while the primary writes: complete records wait after the replay end, and they will be
+    // replayed, so a new timeline branching before them would be a divergence (the flush position stands).
+    await query(replica.ctx, 'SELECT pg_wal_replay_pause()');
+    try {
+      await query(primary.ctx, "INSERT INTO t VALUES (61, 'received, not replayed')");
+      const [current] = await query<{ lsn: string }>(primary.ctx, 'SELECT pg_current_wal_lsn()::text AS lsn');
+      await eventually('node2 received what node1 wrote', async () => {
+        const [row] = await query<{ lsn: string | null }>(replica.ctx, 'SELECT pg_last_wal_receive_lsn()::text AS lsn');
+        return row?.lsn !== null && row?.lsn !== undefined && parseLsn(row.lsn) >= parseLsn(current!.lsn);
+      });
+      const [replay] = await query<{ lsn: string }>(replica.ctx, 'SELECT pg_last_wal_replay_lsn()::text AS lsn');
+      const paused = await localTimelinePosition(replica.ctx);
+      assert.ok(paused.lsn > parseLsn(replay!.lsn), `position ${paused.lsn} counts the received records past the replay end ${replay!.lsn}`);
+    } finally {
+      await query(replica.ctx, 'SELECT pg_wal_replay_resume()');
+    }
+    await eventually('row 61 replayed on node2', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 61')).length === 1);
+  });
+
   it('reinitializes instead when pg_rewind fails and remove_data_directory_on_rewind_failure is set', async () => {
     const options = {
       ...replica.ctx.options,
@@ -222,12 +266,13 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
     await eventually('row 7 on the reinitialized node', async () => (await query(replica.ctx, 'SELECT 1 FROM t WHERE id = 7')).length === 1);
   });
 
-  it('keeps the data directory when the source is unreachable, even with remove_data_directory_on_rewind_failure', async () => {
+  it('keeps the data directory and says to try again when the source is unreachable, even with remove_data_directory_on_rewind_failure', async () => {
     const options = { ...replica.ctx.options, remove_data_directory_on_rewind_failure: true };
     const gone = { host: '127.0.0.1', port: await freePort(), name: 'gone' };
     const result = await rewind({ ...replica.ctx, options }, gone, { checkpointTimeoutMs: 300 });
-    assert.equal(result.status, 'needs-reinit', JSON.stringify(result));
-    assert.match(result.reason, /data directory is kept because gone \(127\.0\.0\.1:\d+\) cannot be cloned from now/);
+    // Not a failed rewind (which would need a reinit): nothing is known about our data yet.
+    assert.equal(result.status, 'source-unavailable', JSON.stringify(result));
+    assert.match(result.reason, /cannot rewind from gone \(127\.0\.0\.1:\d+\) now: gone \(127\.0\.0\.1:\d+\) is unreachable .*trying again on a later cycle/);
     await fs.access(path.join(replica.ctx.options.data_dir, 'PG_VERSION'));
   });
 });
@@ -301,7 +346,7 @@ describe('faults while cloning', () => {
     assert.deepEqual(await leftovers(node.base), []);
   });
 
-  it('cleans up on a full disk during the clone and never touches another data directory', async (t) => {
+  it('cleans up on a full disk during the clone and never touches another data directory', { skip: process.getuid?.() !== 0 && 'mounting a small tmpfs needs root' }, async (t) => {
     mountPoint = mkdtempSync(path.join(os.tmpdir(), 'hactl-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0755', 'tmpfs', mountPoint]);
     // A neighbour on the same small disk that must survive untouched.

@@ -6,7 +6,7 @@ import type { ClusterView, Member } from '../../dcs/index.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { configData, isStandbyCluster, isSyncListed, synchronousMode } from './health.js';
 import { parseBool } from './units.js';
-import type { ClusterJson, ClusterMember, ClusterMemberRole, HistoryRow, ScheduledRestart } from './types.js';
+import type { ClusterJson, ClusterMember, ClusterMemberRole, HistoryRow, ScheduledRestart } from '../../protocol/index.js';
 
 /** Host and port of a member's PostgreSQL from its `conn_url` (`postgres://host:port/postgres`). */
 function hostPort(connUrl: string | null): { host?: string; port?: number } {
@@ -17,6 +17,7 @@ function hostPort(connUrl: string | null): { host?: string; port?: number } {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     return url.port ? { host, port: Number(url.port) } : { host };
   } catch {
+    // Not a URL: /cluster shows the member without host and port, as Patroni does.
     return {};
   }
 }
@@ -69,7 +70,12 @@ function memberJson(member: Member, view: ClusterView): ClusterMember {
 export function clusterJson(view: ClusterView, scope: string): ClusterJson {
   const members = view.members.map((m) => memberJson(m, view)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const out: ClusterJson = { members, scope };
+  // hactl extension: the `initialize` key (what patronictl list titles the table with), so `hactl list`
+  // needs this one request; Patroni's /cluster has no such field and its clients ignore unknown ones.
+  if (view.initialize) out.system_identifier = view.initialize;
   if (parseBool(configData(view).pause) === true) out.pause = true;
+  // hactl extension (issue 16): `list` says when a primary may outlive a store outage.
+  if (parseBool(configData(view).failsafe_mode) === true) out.failsafe_mode = true;
   const failover = view.failover;
   if (failover?.scheduledAt) {
     out.scheduled_switchover = { at: failover.scheduledAt.text };

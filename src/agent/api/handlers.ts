@@ -9,7 +9,8 @@ import { decorateStatus, healthCheckCode, livenessCode, readinessFailure } from 
 import { readJsonObject, sendJson, sendMetrics, sendStatusOnly, sendText, type ResponseContext } from './http-io.js';
 import { renderMetrics } from './metrics.js';
 import { parseReinitialize, validateRestart, validateSwitchover } from './requests.js';
-import { ApiError, type ActionResult, type AgentApi, type HaSnapshot, type MemberStatus } from './types.js';
+import type { MemberStatus } from '../../protocol/index.js';
+import { ApiError, type ActionResult, type AgentApi, type HaSnapshot } from './types.js';
 
 export interface HandlerContext extends ResponseContext {
   agent: AgentApi;
@@ -26,8 +27,9 @@ export interface HandlerContext extends ResponseContext {
   name: string;
 }
 
-async function snapshot(ctx: HandlerContext): Promise<{ status: MemberStatus; ha: HaSnapshot; view: ClusterView | null }> {
-  const [rawStatus, view] = await Promise.all([ctx.agent.memberStatus(), ctx.agent.clusterView()]);
+async function snapshot(ctx: HandlerContext, live = false): Promise<{ status: MemberStatus; ha: HaSnapshot; view: ClusterView | null }> {
+  const status = live && ctx.agent.liveMemberStatus ? ctx.agent.liveMemberStatus() : ctx.agent.memberStatus();
+  const [rawStatus, view] = await Promise.all([status, ctx.agent.clusterView()]);
   const ha = ctx.agent.haSnapshot();
   return { status: decorateStatus(rawStatus, ha, view), ha, view };
 }
@@ -50,7 +52,7 @@ export async function getHealth(ctx: HandlerContext): Promise<void> {
 }
 
 export async function getPatroni(ctx: HandlerContext): Promise<void> {
-  const { status } = await snapshot(ctx);
+  const { status } = await snapshot(ctx, true);
   answer(ctx, 200, status);
 }
 
@@ -85,6 +87,32 @@ export async function getMetrics(ctx: HandlerContext): Promise<void> {
   const { status, ha, view } = await snapshot(ctx);
   if (ctx.statusOnly) return sendStatusOnly(ctx.res, 200);
   sendMetrics(ctx.res, ctx, renderMetrics({ status, ha, view, version: ctx.version, scope: ctx.scope, name: ctx.name }));
+}
+
+/**
+ * GET /failover/candidates[?candidate=X][&kind=switchover] (hactl only): the failover explanation,
+ * plus what POST /failover (or /switchover) would refuse up front for that candidate. Other
+ * /failover paths stay health checks, as every unknown GET path is in Patroni.
+ */
+export async function getFailoverCandidates(ctx: HandlerContext): Promise<void> {
+  if (ctx.path.replace(/\/+$/, '') !== '/failover/candidates') return getHealth(ctx);
+  const candidate = ctx.query.get('candidate') || null;
+  const kind = ctx.query.get('kind') ?? 'failover';
+  if (kind !== 'failover' && kind !== 'switchover') throw new ApiError(400, `kind must be failover or switchover, not ${JSON.stringify(kind)}`);
+  const view = await ctx.agent.clusterView({ fresh: true });
+  if (!view) throw new ApiError(503, 'DCS is not accessible');
+  let refusal: { status: number; text: string } | undefined;
+  if (candidate !== null || kind === 'switchover') {
+    const request = kind === 'switchover' ? { leader: view.leader?.name ?? null, candidate } : { candidate };
+    try {
+      validateSwitchover(kind, request, view, ctx.nowMs, ctx.agent.haSnapshot().paused);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      refusal = { status: error.status, text: error.text };
+    }
+  }
+  const body = await ctx.agent.failoverCandidates({ view, candidate, kind });
+  answer(ctx, 200, refusal ? { ...body, refusal } : body);
 }
 
 function sendResult(ctx: HandlerContext, result: ActionResult): void {
@@ -131,6 +159,18 @@ export async function postReload(ctx: HandlerContext): Promise<void> {
 
 export async function patchConfig(ctx: HandlerContext): Promise<void> {
   sendResult(ctx, await ctx.agent.patchConfig(await body(ctx, false)));
+}
+
+export async function getFailsafe(ctx: HandlerContext): Promise<void> {
+  const topology = ctx.agent.failsafeTopology();
+  // Patroni answers 502 while no failsafe key is known (failsafe_mode off, or not written yet).
+  if (topology === null) throw new ApiError(502, 'no failsafe key is known');
+  answer(ctx, 200, topology);
+}
+
+export async function postFailsafe(ctx: HandlerContext): Promise<void> {
+  const reply = ctx.agent.acceptFailsafe(await body(ctx, false));
+  sendText(ctx.res, ctx, reply.status, reply.text, reply.lsn === undefined ? {} : { lsn: reply.lsn });
 }
 
 export async function putConfig(ctx: HandlerContext): Promise<void> {

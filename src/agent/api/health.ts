@@ -4,7 +4,8 @@
  * load-balancer configs written for Patroni behave the same.
  */
 import type { ClusterView } from '../../dcs/index.js';
-import type { HaSnapshot, MemberStatus, XlogPrimary, XlogReplica } from './types.js';
+import type { MemberStatus, XlogPrimary, XlogReplica } from '../../protocol/index.js';
+import type { HaSnapshot } from './types.js';
 import { parseBool, parseBytes } from './units.js';
 
 type Code = 200 | 503;
@@ -81,6 +82,9 @@ export function healthCheckCode(
   const wantedReplicationState = queryValue(query, 'replication_state');
   const replicationStateMatches = wantedReplicationState === null || status.replication_state === wantedReplicationState;
   const noloadbalance = parseBool(status.tags?.noloadbalance) === true;
+  // A standby cluster by the store's config key, or by the member's own dynamic config (role standby_leader):
+  // right after bootstrap the key may not be written yet, and a standby leader is never a primary.
+  const standby = isStandbyCluster(view) || status.role === 'standby_leader';
 
   const replicaCode: Code =
     !noloadbalance && !isLagging && status.role === 'replica' && status.state === 'running' && replicationStateMatches
@@ -97,7 +101,7 @@ export function healthCheckCode(
     standbyLeaderCode = status.role === 'standby_leader' ? 200 : 503;
   } else if (ha.isLeader) {
     leaderCode = 200;
-    if (isStandbyCluster(view)) {
+    if (standby) {
       primaryCode = 503;
       standbyLeaderCode = status.role === 'replica' || status.role === 'standby_leader' ? 200 : 503;
     } else {
@@ -107,7 +111,7 @@ export function healthCheckCode(
   } else {
     leaderCode = primaryCode = standbyLeaderCode = 503;
   }
-  const standbyClusterReplica = ha.isLeader && isStandbyCluster(view) ? 503 : replicaCode;
+  const standbyClusterReplica = ha.isLeader && standby ? 503 : replicaCode;
 
   let code: Code = 503;
   let ignoreTags = false;

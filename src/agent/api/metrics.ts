@@ -4,7 +4,9 @@
  */
 import type { ClusterView } from '../../dcs/index.js';
 import { configData, xlogLocation } from './health.js';
-import type { HaSnapshot, MemberStatus, XlogReplica } from './types.js';
+import type { MemberStatus, XlogReplica } from '../../protocol/index.js';
+import type { HaSnapshot } from './types.js';
+
 import { parseBool } from './units.js';
 
 /** Patroni's numeric encoding of the PostgreSQL state (its PostgresqlState enum order); -1 = other. */
@@ -137,7 +139,8 @@ export function renderMetrics({ status, ha, view, version, scope, name }: Metric
     'patroni_failsafe_mode_enabled',
     'gauge',
     'Value is 1 if failsafe mode is enabled, 0 if disabled.',
-    b(parseBool(config.failsafe_mode) === true),
+    // The loop's dynamic config (from the last view read) says it while the store is down, when it matters.
+    b(ha.failsafeMode ?? parseBool(config.failsafe_mode) === true),
   );
   metric('patroni_postgres_timeline', 'counter', 'Postgres timeline of this node (if running), 0 otherwise.', status.timeline ?? 0);
   metric(

@@ -6,7 +6,8 @@
 import type { ClusterView } from '../../dcs/index.js';
 import { configData, isSyncListed, synchronousMode } from './health.js';
 import { ApiError } from './types.js';
-import type { ReinitializeRequest, RestartRequest, RestartRoleFilter, SwitchoverRequest } from './types.js';
+import type { RestartRoleFilter } from '../../protocol/index.js';
+import type { ReinitializeRequest, RestartRequest, SwitchoverRequest } from './types.js';
 import { parseBool, parseSchedule, parseSeconds, postgresVersionToInt } from './units.js';
 
 function optionalName(value: unknown): string | null {

@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { DcsUnavailable } from '../../dcs/index.js';
+import { Allowlist, plainAddress } from './allowlist.js';
 import * as h from './handlers.js';
 import { BasicAuth, DEFAULT_MAX_BODY_BYTES, oneLine, sendStatusOnly, sendText } from './http-io.js';
 import { ApiError, type AgentApi, type ApiServerOptions } from './types.js';
@@ -23,6 +24,8 @@ const GET_ROUTES: Record<string, Handler> = {
   metrics: h.getMetrics,
   liveness: h.getLiveness,
   readiness: h.getReadiness,
+  failover: h.getFailoverCandidates,
+  failsafe: h.getFailsafe,
 };
 
 /** Unsafe methods: these need the access checks. Key: `METHOD segment`. */
@@ -32,6 +35,7 @@ const UNSAFE_ROUTES: Record<string, Handler> = {
   'POST restart': h.postRestart,
   'POST reinitialize': h.postReinitialize,
   'POST reload': h.postReload,
+  'POST failsafe': h.postFailsafe,
   'DELETE switchover': h.deleteSwitchover,
   'DELETE restart': h.deleteRestart,
   'PATCH config': h.patchConfig,
@@ -69,10 +73,16 @@ function readPem(what: string, path: string): Buffer {
   }
 }
 
+export const DEFAULT_MAX_CONNECTIONS = 200;
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 50;
+
 export class ApiServer {
   private server: http.Server | https.Server | null = null;
   private auth: BasicAuth | null = null;
+  private allowlist: Allowlist | null = null;
   private options: ApiServerOptions;
+  /** Open connections per source address (the per-address cap). */
+  private readonly perAddress = new Map<string, number>();
 
   constructor(
     private readonly agent: AgentApi,
@@ -86,7 +96,10 @@ export class ApiServer {
   async start(): Promise<{ host: string; port: number; url: string }> {
     const { host, port } = parseListen(this.options.listen);
     const tls = Boolean(this.options.certfile);
+    await this.buildAllowlist();
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.dispatch(req, res);
+    // Idle and slow clients are reaped every 2 s against headersTimeout/requestTimeout (Node's default: 30 s).
+    const base = { connectionsCheckingInterval: 2000 };
     let server: http.Server | https.Server;
     if (tls) {
       if (!this.options.keyfile) throw new Error('restapi.certfile is set but restapi.keyfile is not');
@@ -99,12 +112,15 @@ export class ApiServer {
           ca: this.options.cafile ? readPem('cafile', this.options.cafile) : undefined,
           requestCert: verify !== 'none',
           rejectUnauthorized: verify === 'required',
+          ciphers: this.options.ciphers,
+          ...base,
         },
         handler,
       );
     } else {
-      server = http.createServer(handler);
+      server = http.createServer(base, handler);
     }
+    this.limitConnections(server);
     // Slow or stuck clients must not pile up sockets on a health endpoint polled every second.
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -146,10 +162,42 @@ export class ApiServer {
     });
   }
 
-  /** SIGHUP: new credentials and headers apply to the next request (listen/TLS changes need a restart). */
-  reload(options: Partial<Pick<ApiServerOptions, 'authentication' | 'extraHeaders' | 'maxBodyBytes'>>): void {
-    this.options = { ...this.options, ...options };
+  /** SIGHUP: new credentials, headers, allowlist and caps apply to the next request (listen/TLS changes need a restart). */
+  async reload(options: Partial<ApiServerOptions>): Promise<void> {
+    const { listen: _l, certfile: _c, keyfile: _k, keyfilePassword: _p, cafile: _a, ciphers: _i, verifyClient: _v, ...applicable } = options;
+    this.options = { ...this.options, ...applicable };
     this.applyAuth();
+    await this.buildAllowlist();
+    if (this.server) this.server.maxConnections = this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  }
+
+  private async buildAllowlist(): Promise<void> {
+    const problems: string[] = [];
+    const list = await Allowlist.build(this.options.allowlist, this.options.allowlistIncludeMembers === true, this.options.memberApiHosts ?? (() => []), problems);
+    if (problems.length > 0) throw new Error(problems.join('; '));
+    this.allowlist = list.active ? list : null;
+  }
+
+  /**
+   * File descriptors are shared with Raft and PostgreSQL: a total cap (the kernel queue holds the rest
+   * only until Node closes them) and a per-address cap, so one client cannot starve the others.
+   */
+  private limitConnections(server: http.Server | https.Server): void {
+    server.maxConnections = this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    server.on('connection', (socket: import('node:net').Socket) => {
+      const address = plainAddress(socket.remoteAddress ?? '');
+      const open = this.perAddress.get(address) ?? 0;
+      if (open >= (this.options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)) {
+        socket.destroy();
+        return;
+      }
+      this.perAddress.set(address, open + 1);
+      socket.once('close', () => {
+        const left = (this.perAddress.get(address) ?? 1) - 1;
+        if (left <= 0) this.perAddress.delete(address);
+        else this.perAddress.set(address, left);
+      });
+    });
   }
 
   private applyAuth(): void {
@@ -158,7 +206,10 @@ export class ApiServer {
   }
 
   private headers(): Record<string, string> {
-    return { ...(this.options.extraHeaders ?? {}), Server: `hactl/${this.options.version}` };
+    const tokens = this.options.serverTokens ?? 'minimal';
+    const headers: Record<string, string> = { ...(this.options.extraHeaders ?? {}) };
+    if (tokens !== 'original') headers.Server = tokens === 'productonly' ? 'hactl' : `hactl/${this.options.version}`;
+    return headers;
   }
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -192,15 +243,16 @@ export class ApiServer {
       const unsafe = UNSAFE_ROUTES[`${method} ${segment}`];
       // Patroni answers unknown method/path pairs like its stdlib server does: 501.
       if (!unsafe) throw new ApiError(501, `Unsupported method ('${oneLine(method)}') for ${oneLine(path)}`);
-      this.checkAccess(req);
+      await this.checkAccess(req);
       await unsafe(ctx);
     } catch (error) {
       this.answerError(req, res, headers, error);
     }
   }
 
-  /** Patroni's check_access order: client certificate (when asked for), then Basic auth. */
-  private checkAccess(req: http.IncomingMessage): void {
+  /** Patroni's check_access order: source address (allowlist), client certificate (when asked for), then Basic auth. */
+  private async checkAccess(req: http.IncomingMessage): Promise<void> {
+    if (this.allowlist && !(await this.allowlist.allows(req.socket.remoteAddress))) throw new ApiError(403, 'Access is denied');
     if (this.options.certfile && (this.options.verifyClient ?? 'none') !== 'none') {
       if (!(req.socket as TLSSocket).authorized) throw new ApiError(403, 'client certificate required');
     }

@@ -1,152 +1,14 @@
 /**
- * The agent's REST API as TypeScript types: the JSON bodies (Patroni-compatible, snake_case, so
- * HAProxy checks, dashboards and patronictl-style clients keep working) and `AgentApi`, the small
- * interface the HTTP server calls. The agent implements `AgentApi`; the server's tests use a fake.
- *
- * LSNs are byte positions as JSON numbers, as Patroni sends them (2^53 bytes = 8 PiB of WAL, so a
- * number is exact for any real cluster); `/cluster` additionally formats them as `X/Y` text.
+ * The agent's side of its REST API: `AgentApi`, the small interface the HTTP server calls (the
+ * agent implements it; the server's tests use a fake), the validated forms of the request bodies,
+ * the server's options. The JSON bodies on the wire are src/protocol's.
  */
-import type { ClusterView, MemberTags } from '../../dcs/index.js';
-import type { BasebackupPhase } from '../../postgres/index.js';
+import type { ClusterView } from '../../dcs/index.js';
+import type { FailoverCandidatesJson, FailsafeTopologyBody, MemberStatus, RestartRoleFilter } from '../../protocol/index.js';
 
 // ---------------------------------------------------------------------------------------------
-// GET /patroni and the health checks
+// What the server receives and calls (the wire bodies themselves are in src/protocol)
 // ---------------------------------------------------------------------------------------------
-
-/** Role in the member status. Patroni ≤ 3.0 said `master`; we always say `primary`. */
-export type StatusRole = 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'promoted' | 'uninitialized';
-
-/**
- * PostgreSQL state in Patroni's words. `running` is the only one health checks accept; the others
- * are shown by `list` (`starting`, `stopped`, `crashed`, `creating replica`, `stopping`, …).
- */
-export type PostgresStateName =
-  | 'running'
-  | 'starting'
-  | 'stopping'
-  | 'stopped'
-  | 'crashed'
-  | 'restarting'
-  | 'creating replica'
-  | 'running custom bootstrap script'
-  | 'initializing new cluster'
-  | 'start failed'
-  | 'restart failed'
-  | 'bootstrap failed'
-  | (string & {});
-
-/** Primary: the flushed WAL position. */
-export interface XlogPrimary {
-  location: number;
-}
-
-/** Replica: receive/replay positions; `paused` = pg_is_wal_replay_paused(). */
-export interface XlogReplica {
-  received_location: number | null;
-  replayed_location: number | null;
-  /** Commit time of the last replayed transaction (ISO text), null when none yet. */
-  replayed_timestamp: string | null;
-  paused: boolean;
-}
-
-/** One row of pg_stat_replication as Patroni publishes it. */
-export interface ReplicationConnection {
-  usename: string;
-  application_name: string;
-  client_addr: string | null;
-  state: string;
-  sync_state: string;
-  sync_priority: number;
-}
-
-/** A restart the agent will perform at `schedule` (body of POST /restart with `schedule`). */
-export interface ScheduledRestart {
-  schedule: string;
-  postmaster_start_time?: string;
-  restart_pending?: boolean;
-  role?: RestartRoleFilter;
-  postgres_version?: string;
-  timeout?: number;
-}
-
-/** hactl extension: what the watchdog is doing (Patroni only has `watchdog_failed`). */
-export interface WatchdogStatus {
-  mode: 'off' | 'automatic' | 'required';
-  /** Device open and a timeout set (only while holding the leader key). */
-  active: boolean;
-  device: string | null;
-  timeout_seconds: number | null;
-  /** Last successful keepalive, epoch seconds. */
-  last_ping: number | null;
-}
-
-/** hactl extension (issue 9): the fence process that kills this primary if its agent stops renewing the leader key. */
-export interface FenceStatus {
-  /** `off` only when configured so (documented; default on). */
-  mode: 'on' | 'off';
-  /** The fence process is up and answering. */
-  running: boolean;
-  pid: number | null;
-  /** A deadline is set (this member holds the leader key). */
-  armed: boolean;
-  /** Set while mode is on but the fence does not enforce: `paused` (maintenance mode). */
-  disabled_reason?: string;
-  /** Milliseconds until the fence kills PostgreSQL unless the key is renewed first; null when disarmed. */
-  deadline_remaining_ms: number | null;
-  safety_margin_ms: number;
-  /** Times the agent had to restart a dead fence process. */
-  restarts: number;
-  /** The last kill by the fence, until PostgreSQL runs again. */
-  last_fenced: { at: string; reason: string; late_by_ms: number; postmaster_pid: number | null } | null;
-}
-
-/** pg_basebackup progress; `total_bytes` is the server's estimate and may grow during the copy. */
-export interface BasebackupStatus {
-  phase: BasebackupPhase;
-  done_bytes: number;
-  total_bytes: number;
-}
-
-/**
- * Body of `GET /patroni` and of every health check. When PostgreSQL is not running or does not
- * answer, only `state`, `role` and the agent-level fields are present (as Patroni).
- */
-export interface MemberStatus {
-  state: PostgresStateName;
-  role: StatusRole;
-  postmaster_start_time?: string | null;
-  /** e.g. 160004. */
-  server_version?: number;
-  xlog?: XlogPrimary | XlogReplica;
-  timeline?: number;
-  /** Replicas: `streaming` or `in archive recovery`. */
-  replication_state?: string;
-  /** Primary: its walsenders. */
-  replication?: ReplicationConnection[];
-  /** Replica listed in the `sync` key (non-quorum mode). The server adds it from the cluster view. */
-  sync_standby?: boolean;
-  quorum_standby?: boolean;
-  pause?: boolean;
-  /** No leader key, or the DCS is unreachable. */
-  cluster_unlocked?: boolean;
-  failsafe_mode_is_active?: boolean;
-  /** Last successful DCS read, epoch seconds. */
-  dcs_last_seen?: number;
-  tags?: MemberTags;
-  database_system_identifier?: string;
-  pending_restart?: boolean;
-  pending_restart_reason?: Record<string, { old_value: string; new_value: string }>;
-  scheduled_restart?: ScheduledRestart;
-  /** The watchdog is required but does not work: peers must not pick this member. */
-  watchdog_failed?: boolean;
-  /** hactl extension. */
-  watchdog?: WatchdogStatus;
-  /** hactl extension (issue 9). */
-  fence?: FenceStatus;
-  /** hactl extension: the running clone/reinitialize's base backup, for `reinit --wait`. */
-  basebackup?: BasebackupStatus;
-  patroni: { version: string; scope: string; name: string };
-}
 
 /**
  * What the HA loop knows that the status body does not carry: the inputs of the health checks
@@ -164,61 +26,10 @@ export interface HaSnapshot {
   maximumLagOnFailoverBytes: number;
   /** Replica: pg_stat_wal_receiver.latest_end_lsn in bytes (what the primary last confirmed), null when unknown. */
   latestEndLsn: number | null;
+  /** failsafe_mode is active here: a primary running on its members' word, or a replica pinged within ttl. */
   failsafeActive?: boolean;
-}
-
-// ---------------------------------------------------------------------------------------------
-// GET /cluster, /history
-// ---------------------------------------------------------------------------------------------
-
-export type ClusterMemberRole = 'leader' | 'standby_leader' | 'sync_standby' | 'quorum_standby' | 'replica';
-
-export interface ClusterMember {
-  name: string;
-  role: ClusterMemberRole;
-  /** Replicas: replication_state when known (`streaming`), else the PostgreSQL state. */
-  state: string;
-  api_url?: string;
-  host?: string;
-  port?: number;
-  timeline?: number;
-  pending_restart?: boolean;
-  pending_restart_reason?: Record<string, unknown>;
-  scheduled_restart?: ScheduledRestart;
-  tags?: MemberTags;
-  /** hactl extension (issue 9): the member's fence and watchdog in a word (`armed 4.2s`, `active 25s`), from its member key. */
-  fence?: string;
-  watchdog?: string;
-  /** Non-leaders: positions as `X/Y` and lag in bytes behind the last known primary LSN. */
-  receive_lsn?: string;
-  receive_lag?: number | 'unknown';
-  replay_lsn?: string;
-  replay_lag?: number | 'unknown';
-  lsn?: string;
-  lag?: number | 'unknown';
-}
-
-export interface ClusterJson {
-  members: ClusterMember[];
-  scope: string;
-  pause?: boolean;
-  scheduled_switchover?: { at: string; from?: string; to?: string };
-}
-
-/** One line of `GET /history`: `[timeline, lsn, reason, timestamp, new_leader]` (last two optional). */
-export type HistoryRow = [timeline: number, lsn: number, reason: string, timestamp?: string, newLeader?: string];
-
-// ---------------------------------------------------------------------------------------------
-// Request bodies (as sent on the wire) and their validated forms (what AgentApi receives)
-// ---------------------------------------------------------------------------------------------
-
-/** POST /switchover and /failover. `primary` is accepted as an alias of `leader`, `member` of `candidate`. */
-export interface SwitchoverBody {
-  leader?: string;
-  primary?: string;
-  candidate?: string;
-  member?: string;
-  scheduled_at?: string;
+  /** Dynamic `failsafe_mode` as last known (the store may be unreachable). */
+  failsafeMode?: boolean;
 }
 
 /** A switchover/failover request after the server's validation (400/412 checks passed). */
@@ -241,20 +52,6 @@ export interface SwitchoverRequest {
   membersToCheck: string[];
 }
 
-export type RestartRoleFilter = 'primary' | 'standby_leader' | 'replica';
-
-/** POST /restart (every key optional; `master` is accepted as `primary`). */
-export interface RestartBody {
-  restart_pending?: boolean;
-  role?: RestartRoleFilter | 'master';
-  /** Restart only if the running version is lower, e.g. `16.4` or `160004`. */
-  postgres_version?: string;
-  /** Seconds; overrides primary_start_timeout for this start. */
-  timeout?: number;
-  /** ISO 8601 with a time zone. */
-  schedule?: string;
-}
-
 export interface RestartRequest {
   restartPending: boolean | null;
   role: RestartRoleFilter | null;
@@ -264,12 +61,6 @@ export interface RestartRequest {
   postgresVersionNum: number | null;
   timeoutSeconds: number | null;
   schedule: { text: string; ms: number } | null;
-}
-
-/** POST /reinitialize (`from-leader` is accepted as an alias, it is what Patroni's docs say). */
-export interface ReinitializeBody {
-  force?: boolean;
-  from_leader?: boolean;
 }
 
 export interface ReinitializeRequest {
@@ -313,6 +104,8 @@ type MaybePromise<T> = T | Promise<T>;
 export interface AgentApi {
   /** Body of `GET /patroni` and of the health checks. */
   memberStatus(): MaybePromise<MemberStatus>;
+  /** `memberStatus` with a replica's WAL positions read now (GET /patroni: other members race on them). */
+  liveMemberStatus?(): Promise<MemberStatus>;
   /**
    * The last cluster view the loop read, or null when the DCS is unreachable or not read yet.
    * Serves `/cluster`, `/history`, `/config` and the sync/lag parts of the health checks.
@@ -331,6 +124,12 @@ export interface AgentApi {
    * unknown after N seconds; operation may still be in progress`. Scheduled: 202 `Switchover scheduled`.
    */
   requestSwitchover(req: SwitchoverRequest): Promise<ActionResult>;
+  /**
+   * GET /failover/candidates (hactl only, issue 17): which member would take the leader key and why
+   * each other one would not — as if the leader failed now, or for a failover/switchover to
+   * `candidate`. `view` is a fresh read; the agent asks the members' `/patroni` itself.
+   */
+  failoverCandidates(query: { view: ClusterView; candidate: string | null; kind: 'failover' | 'switchover' }): Promise<FailoverCandidatesJson>;
   /** Same as requestSwitchover with `action: 'failover'` (the server routes both; kept apart for clarity in the agent). */
   requestFailover(req: SwitchoverRequest): Promise<ActionResult>;
   /** DELETE /switchover: 200 `scheduled switchover deleted` / 404 `no switchover is scheduled` / 409. */
@@ -359,6 +158,13 @@ export interface AgentApi {
   patchConfig(patch: Record<string, unknown>): Promise<ActionResult>;
   /** Replace the dynamic config: 200 + the config as `body`; 502 when the write failed. */
   putConfig(config: Record<string, unknown>): Promise<ActionResult>;
+  /** GET /failsafe: the `failsafe` key as last known (Patroni's `dcs.failsafe`); null → 502. */
+  failsafeTopology(): FailsafeTopologyBody | null;
+  /**
+   * POST /failsafe from a primary without the store: 200 `Accepted` with the WAL position in an `lsn`
+   * header, 500 with why not, 502 when failsafe_mode is off (src/agent/ha/failsafe-state.ts).
+   */
+  acceptFailsafe(body: unknown): { status: number; text: string; lsn?: string };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,8 +183,22 @@ export interface ApiServerOptions {
   cafile?: string;
   /** Client certificates: `required` rejects the TLS handshake without one; `optional` asks. */
   verifyClient?: 'none' | 'optional' | 'required';
-  /** `restapi.http_extra_headers`. */
+  /** `restapi.ciphers` (OpenSSL cipher list) for HTTPS. */
+  ciphers?: string;
+  /** `restapi.http_extra_headers` (plus `https_extra_headers` when serving HTTPS). */
   extraHeaders?: Record<string, string>;
+  /** `restapi.server_tokens`: `minimal` (default) `hactl/<version>`, `productonly` `hactl`, `original` no Server header. */
+  serverTokens?: 'minimal' | 'productonly' | 'original';
+  /** `restapi.allowlist`: hosts, addresses, CIDR networks allowed to call unsafe methods. */
+  allowlist?: string[];
+  /** `restapi.allowlist_include_members`: the members' API hosts are allowed too. */
+  allowlistIncludeMembers?: boolean;
+  /** Hosts of the members' api_url, for allowlistIncludeMembers. */
+  memberApiHosts?: () => string[];
+  /** Open connections at most (default 200); more are closed at once. */
+  maxConnections?: number;
+  /** Open connections from one source address at most (default 50). */
+  maxConnectionsPerAddress?: number;
   /** Largest request body accepted (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
   /** hactl version, for `/metrics` and the `Server` header. */

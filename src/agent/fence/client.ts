@@ -10,7 +10,10 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { measureMonoOffsetNs, monoMsToHostNs } from './deadline.js';
+import { postmasterPidFileOf } from './data-dir-processes.js';
+import { readFileNoFollow } from './fence-files.js';
+import { holderMsToNs } from './holder-clock.js';
+import type { LeaderRelease } from '../../dcs/types.js';
 import type { AgentToFence, FencedRecord, FenceProcessConfig, FenceState, FenceToAgent } from './protocol.js';
 import type { FenceSettings } from './settings.js';
 
@@ -32,8 +35,8 @@ export interface FenceClientOptions {
   /** Command that runs the fence (default: this Node binary and the compiled fence-process.js next to this file). */
   entry?: { command: string; args: string[] };
   spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
-  /** Host CLOCK_MONOTONIC ns minus the agent's performance.now() ns (default: measured). */
-  monoOffsetNs?: bigint;
+  /** Tests only: FenceProcessConfig.testClockJumpFile (a simulated suspend). */
+  testClockJumpFile?: string;
   readyTimeoutMs?: number;
   ackTimeoutMs?: number;
 }
@@ -55,16 +58,15 @@ export class FenceClient {
   private lastState: FenceState | null = null;
   /** The last arm sent, re-sent to a restarted fence. */
   private lastArm: Extract<AgentToFence, { type: 'arm' }> | null = null;
-  private readonly offsetNs: bigint;
   private stopping = false;
   /** A fence left by a previous agent process; retired once ours holds a newer deadline. */
   private orphanPid: number | null = null;
   restarts = 0;
   lastFenced: FencedRecord | null = null;
+  /** Why the last conditional disarm was refused (the fence saw PostgreSQL processes), if it was. */
+  lastRefusal: string | null = null;
 
-  constructor(private readonly options: FenceClientOptions) {
-    this.offsetNs = options.monoOffsetNs ?? measureMonoOffsetNs();
-  }
+  constructor(private readonly options: FenceClientOptions) {}
 
   get settings(): FenceSettings {
     return this.options.settings;
@@ -82,10 +84,10 @@ export class FenceClient {
     return this.lastArm !== null;
   }
 
-  /** The armed deadline in the agent's monotonic ms (performance.now()), or null. */
+  /** The armed deadline on the holder clock in ms (holder-clock.ts), or null. */
   get deadlineMonoMs(): number | null {
     if (!this.lastArm) return null;
-    return Number(BigInt(this.lastArm.deadlineMonoNs) - this.offsetNs) / 1e6;
+    return Number(BigInt(this.lastArm.deadlineMonoNs)) / 1e6;
   }
 
   /** Spawns the fence and waits for its `ready`; throws when it does not come up. */
@@ -98,6 +100,8 @@ export class FenceClient {
       logFile: settings.logFile,
       pidFile: settings.pidFile,
       trippedWatchMs: settings.trippedWatchMs,
+      onAgentDeath: settings.onAgentDeath,
+      testClockJumpFile: this.options.testClockJumpFile ?? null,
     };
     const entry = this.options.entry ?? defaultFenceEntry();
     const spawn = this.options.spawn ?? nodeSpawn;
@@ -119,6 +123,7 @@ export class FenceClient {
         try {
           msg = JSON.parse(line) as FenceToAgent;
         } catch {
+          // Not a protocol line (the protocol is one JSON object per line; its logs go to stderr): ignore it.
           return;
         }
         if (msg.type === 'ready') {
@@ -164,6 +169,7 @@ export class FenceClient {
   private onMessage(msg: FenceToAgent): void {
     if (msg.type === 'ack') {
       this.lastState = msg.state;
+      if (msg.refused) this.lastRefusal = msg.refused;
       const done = this.waiting.get(msg.seq);
       this.waiting.delete(msg.seq);
       done?.(msg.state);
@@ -194,17 +200,19 @@ export class FenceClient {
   }
 
   /**
-   * Arms (or moves) the deadline: `deadlineMonoMs` on the agent's performance.now() clock. Returns
-   * the fence's ack (null: no answer in time — the loop restarts it next cycle).
+   * Arms (or moves) the deadline: `deadlineMonoMs` on the holder clock (holder-clock.ts). Returns
+   * the fence's ack (null: no answer in time — the loop restarts it next cycle). `release`: the key as
+   * this renewal wrote it, for the fence to delete once the primary's death is certain (issue 17).
    */
-  async arm(deadlineMonoMs: number, dataDir: string, reason: string): Promise<FenceState | null> {
+  async arm(deadlineMonoMs: number, dataDir: string, reason: string, release: LeaderRelease | null = null): Promise<FenceState | null> {
     const msg: Extract<AgentToFence, { type: 'arm' }> = {
       type: 'arm',
       seq: ++this.seq,
       dataDir,
-      postmasterPid: readPostmasterPid(dataDir),
-      deadlineMonoNs: String(monoMsToHostNs(deadlineMonoMs, this.offsetNs)),
+      postmasterPid: postmasterPidFileOf(dataDir),
+      deadlineMonoNs: String(holderMsToNs(deadlineMonoMs)),
       reason,
+      release,
     };
     this.lastArm = msg;
     const state = await this.post(msg);
@@ -212,9 +220,17 @@ export class FenceClient {
     return state;
   }
 
-  async disarm(reason: string): Promise<FenceState | null> {
-    this.lastArm = null;
-    return this.post({ type: 'disarm', seq: ++this.seq, reason });
+  /**
+   * Stops enforcing. `ifStopped`: only if the fence sees nothing running in the data directory; a
+   * refusal (or no answer) keeps the last arm, so a restarted fence is re-armed with it.
+   */
+  async disarm(reason: string, options: { ifStopped?: boolean } = {}): Promise<FenceState | null> {
+    const kept = this.lastArm;
+    this.lastRefusal = null;
+    if (!options.ifStopped) this.lastArm = null;
+    const state = await this.post({ type: 'disarm', seq: ++this.seq, reason, ifStopped: options.ifStopped === true });
+    if (options.ifStopped) this.lastArm = state && !state.armed && this.lastRefusal === null ? null : kept;
+    return state;
   }
 
   /** True when the fence answers a ping; restarts it (re-sending the last arm) when it does not. */
@@ -266,9 +282,16 @@ export class FenceClient {
 
   /** The record of the last kill in this data directory, if the agent has not acted on it yet. */
   readRecord(): FencedRecord | null {
+    // Only a record root or our user wrote counts: a forged one would make a healthy primary step down.
+    const file = readFileNoFollow(this.options.settings.recordFile, { trusted: true });
+    if (file.text === null) {
+      if (file.refused) this.options.logger.warn(`fence: ignoring the fence record: ${file.refused}`);
+      return null;
+    }
     try {
-      return JSON.parse(fs.readFileSync(this.options.settings.recordFile, 'utf8')) as FencedRecord;
+      return JSON.parse(file.text) as FencedRecord;
     } catch {
+      this.options.logger.warn(`fence: ignoring the fence record ${this.options.settings.recordFile}: not JSON`);
       return null;
     }
   }
@@ -277,14 +300,19 @@ export class FenceClient {
     fs.rmSync(this.options.settings.recordFile, { force: true });
   }
 
-  /** A live fence process named in our pid file that is not ours (its agent died). */
+  /**
+   * A live fence process named in our pid file that is not ours (its agent died). It must be a fence
+   * of THIS data directory (its configuration argument names our pid file): after a reboot the pid in a
+   * stale pid file may belong to another member's fence on the same host, which is not ours to retire.
+   */
   private findOrphan(): number | null {
     try {
-      const pid = Number(fs.readFileSync(this.options.settings.pidFile, 'utf8').trim());
+      const pid = Number(readFileNoFollow(this.options.settings.pidFile, { trusted: true }).text?.trim());
       if (!Number.isInteger(pid) || pid <= 0 || pid === this.childPid) return null;
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes('fence-process') ? pid : null;
+      return cmdline.includes('fence-process') && cmdline.includes(JSON.stringify(this.options.settings.pidFile)) ? pid : null;
     } catch {
+      // No pid file or the process is gone: no leftover fence to adopt.
       return null;
     }
   }
@@ -299,14 +327,5 @@ export class FenceClient {
     } catch {
       // already gone
     }
-  }
-}
-
-function readPostmasterPid(dataDir: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
   }
 }

@@ -4,20 +4,32 @@
  * key, keep the process alive (restart within one cycle), disarm explicitly in pause, and keep the
  * "was fenced" record until PostgreSQL runs again. `mode: off` makes every call a no-op.
  */
+import type { LeaderRelease } from '../../dcs/types.js';
 import type { LocalObservation } from '../ha/inputs.js';
 import { FenceClient, type FenceClientOptions, type FenceLogger } from './client.js';
 import { fenceDeadlineMonoMs } from './deadline.js';
+import { holderNowMs } from './holder-clock.js';
 import type { FenceInput } from './policy.js';
 import type { FencedRecord } from './protocol.js';
-import type { FenceSettings } from './settings.js';
-import type { FenceStatus } from '../api/types.js';
+import { prepareFenceDir, type FenceSettings } from './settings.js';
+import type { FenceStatus } from '../../protocol/index.js';
 
 /** What the executor calls (ha/executor.ts). */
 export interface FenceHooks {
-  /** A leader-key acquire/renewal sent at `sentAtMonoMs` with `ttlMs` was confirmed. */
-  leaseConfirmed(write: { sentAtMonoMs: number; ttlMs: number; paused: boolean }): Promise<void>;
-  /** PostgreSQL is stopped or a replica and the key is no longer (or not) ours: stop enforcing. */
-  release(reason: string): Promise<void>;
+  /**
+   * A leader-key acquire/renewal was confirmed; `leaseDeadlineMonoMs` is the holder's belief the store
+   * returned, `release` the key exactly as that write left it (issue 17: the fence deletes it once the
+   * primary's death is certain; null when the store cannot say, and the key then just expires).
+   */
+  leaseConfirmed(write: { leaseDeadlineMonoMs: number; paused: boolean; release?: LeaderRelease | null }): Promise<void>;
+  /**
+   * PostgreSQL is stopped or a replica and the key is no longer (or not) ours: stop enforcing.
+   * `seen` is the agent's evidence: 'replica' — it answered SQL in recovery this cycle, so the fence
+   * disarms at once; 'stopped' — the fence disarms only if it sees nothing running in the data
+   * directory itself (issue 13 item 4: "stopped" may be a guess, e.g. an unreadable pg_control).
+   * False: the fence refused and still enforces its deadline (the key must then not be deleted).
+   */
+  release(reason: string, seen: 'stopped' | 'replica'): Promise<boolean>;
 }
 
 /** `fence` in GET /patroni: one shape, defined with the REST types. */
@@ -27,10 +39,14 @@ export interface FenceControllerOptions {
   settings: FenceSettings;
   logger: FenceLogger;
   dataDir(): string;
+  /** The holder clock in ms (default holder-clock.ts's; the agent's lease deadlines are on it). */
   monoNow?: () => number;
   /** Passed to the FenceClient (entry, spawn, forwardLine …). */
   client?: Partial<Omit<FenceClientOptions, 'settings' | 'logger' | 'onFenced' | 'onDied'>>;
 }
+
+/** How long a stand-down waits for a stopped server's last processes to exit before it gives up. */
+const STAND_DOWN_WAIT_MS = 3000;
 
 export class FenceController implements FenceHooks {
   readonly client: FenceClient | null;
@@ -41,7 +57,7 @@ export class FenceController implements FenceHooks {
   wakeup: () => void = () => {};
 
   constructor(private readonly options: FenceControllerOptions) {
-    this.monoNow = options.monoNow ?? (() => performance.now());
+    this.monoNow = options.monoNow ?? holderNowMs;
     this.client =
       options.settings.mode === 'on'
         ? new FenceClient({
@@ -69,11 +85,17 @@ export class FenceController implements FenceHooks {
       logger.warn('fence: mode off — a frozen or killed agent can leave a writable primary behind (no self-fencing)');
       return;
     }
+    const unsafe = await prepareFenceDir(settings);
+    if (unsafe) {
+      logger.error(`fence: ${unsafe}; the fence process is not started and this member will not run a primary`);
+      return;
+    }
     this.record = this.client.readRecord();
     if (this.record) logger.warn(`fence: PostgreSQL was fenced at ${this.record.fencedAt} (${this.record.reason}); it rejoins as a replica if another member can lead`);
     try {
       await this.client.start();
-      logger.info(`fence: process ${this.client.pid} started (safety margin ${settings.safetyMarginMs} ms, record ${settings.recordFile})`);
+      const onDeath = settings.onAgentDeath === 'kill' ? '; on_agent_death kill: if the agent dies, PostgreSQL is killed and the leader key released at once' : '';
+      logger.info(`fence: process ${this.client.pid} started (safety margin ${settings.safetyMarginMs} ms, record ${settings.recordFile}${onDeath})`);
     } catch (err) {
       logger.error(`fence: could not start the fence process: ${err instanceof Error ? err.message : String(err)}; this member will not run a primary`);
     }
@@ -105,17 +127,30 @@ export class FenceController implements FenceHooks {
     return { mode: 'on', live, wasFenced: this.record !== null };
   }
 
-  async leaseConfirmed(write: { sentAtMonoMs: number; ttlMs: number; paused: boolean }): Promise<void> {
+  async leaseConfirmed(write: { leaseDeadlineMonoMs: number; paused: boolean; release?: LeaderRelease | null }): Promise<void> {
     if (!this.client || write.paused) return;
-    const deadline = fenceDeadlineMonoMs({ sentAtMonoMs: write.sentAtMonoMs, ttlMs: write.ttlMs, safetyMarginMs: this.options.settings.safetyMarginMs });
-    const ack = await this.client.arm(deadline, this.options.dataDir(), 'leader key renewed');
+    const deadline = fenceDeadlineMonoMs({ leaseDeadlineMonoMs: write.leaseDeadlineMonoMs, safetyMarginMs: this.options.settings.safetyMarginMs });
+    const ack = await this.client.arm(deadline, this.options.dataDir(), 'leader key renewed', write.release ?? null);
     if (!ack) this.options.logger.warn('fence: no answer to arm; checking the fence process');
     if (!ack) this.wakeup();
   }
 
-  async release(reason: string): Promise<void> {
-    if (!this.client?.armed) return;
-    await this.client.disarm(reason);
+  async release(reason: string, seen: 'stopped' | 'replica'): Promise<boolean> {
+    const client = this.client;
+    if (!client?.armed) return true;
+    // A stopped server's last processes (the syslogger drains its pipe after the postmaster exits,
+    // backends notice the postmaster's death) go within moments: ask again for a short, bounded time.
+    const until = this.monoNow() + STAND_DOWN_WAIT_MS;
+    for (;;) {
+      await client.disarm(reason, { ifStopped: seen === 'stopped' });
+      // No answer leaves the arm in place too (false): the key stays until the fence is sure.
+      if (!client.lastRefusal) return !client.armed;
+      if (this.monoNow() >= until) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The fence saw PostgreSQL processes: it keeps the deadline (and kills at it unless a renewal comes).
+    this.options.logger.error(`fence: still armed: ${client.lastRefusal}`);
+    return false;
   }
 
   /** Clean shutdown with PostgreSQL stopped (or paused): disarm and let the process exit. */

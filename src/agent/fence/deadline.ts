@@ -18,40 +18,50 @@
  * 3. The fence deadline is that belief minus `safetyMarginMs`, which absorbs what happens between
  *    the deadline and a dead postmaster: the fence process waking up late (scheduling on a loaded
  *    host), reading /proc and sending the signals (~ms), and the ms-to-ns conversion.
- * 4. The agent and the fence share the host's CLOCK_MONOTONIC (process.hrtime.bigint() in both;
- *    performance.now() is the same clock with a per-process origin, converted once), so no
- *    cross-host clock comparison is involved — only the rate bound of step 2.
- * Outside the assumption: a host whose CLOCK_MONOTONIC stops while it runs (suspend, some live
- * migrations) — the watchdog's job, as in lease.ts.
+ * 4. The agent and the fence read the same host clock, CLOCK_BOOTTIME (holder-clock.ts), so no
+ *    cross-host clock comparison is involved — only the rate bound of step 2 — and no
+ *    per-process offset either.
+ * 5. The holder's clock includes suspend (holder-clock.ts): a host that sleeps through the
+ *    deadline finds it passed at its first reading after the resume; the fence re-reads the clock
+ *    at least every HOLDER_RECHECK_MS (a timer counts CLOCK_MONOTONIC, which stopped), so it kills
+ *    within that bound after a resume instead of after the rest of a timer that slept.
+ * Outside the assumption: a VM pause the guest kernel does not see as a suspend (its clocks jump
+ *    without it knowing) — the watchdog's job, as in lease.ts.
  *
  * The agent normally demotes itself much earlier (lease-loss.ts: one loop_wait + retry_timeout +
  * demote time before the lease ends); the fence only acts when the agent cannot (frozen, killed,
  * its event loop stuck in a DCS call).
+ *
+ * Releasing before the lease ends (issue 17, death-release.ts) is a separate, stronger claim, made
+ * only when the fence SEES that nothing of the primary runs and nothing can bring it back without
+ * the key: it never shortens the deadline above. A frozen agent, a pause, a cut network or a dead
+ * host give the fence nothing to see (it is frozen too, or cut off, or dead, or the agent may wake
+ * and write), so those cases keep waiting for the store to expire the key.
  */
+import { LEASE_MAX_DRIFT_RATIO } from '../../dcs/lease.js';
 
-/** Same bound as src/raft/kv/lease.ts DEFAULT_MAX_DRIFT_RATIO (a unit test pins them equal; the agent layer may not import src/raft). */
-export const FENCE_MAX_DRIFT_RATIO = 0.01;
+
+/** The clock-rate bound of the lease rule (src/dcs/lease.ts), not a copy of it. */
+export const FENCE_MAX_DRIFT_RATIO = LEASE_MAX_DRIFT_RATIO;
 
 /** Default time reserved between the fence deadline and the lease holder's deadline. */
 export const DEFAULT_FENCE_SAFETY_MARGIN_MS = 1000;
 
 export interface FenceDeadlineInput {
-  /** Agent's monotonic ms, read just before the confirmed renewal was sent. */
-  sentAtMonoMs: number;
-  /** TTL the renewal wrote. */
-  ttlMs: number;
+  /**
+   * The lease holder's deadline for the confirmed renewal, as the store returned it (sent +
+   * ttl·(1 − ρ), src/dcs/lease.ts), on the agent's monotonic clock.
+   */
+  leaseDeadlineMonoMs: number;
   safetyMarginMs: number;
-  maxDriftRatio?: number;
 }
 
-/** sent + ttl·(1 − ρ) − margin, on the agent's monotonic clock. */
+/** The lease deadline − margin, on the agent's monotonic clock (steps 2–3 above). */
 export function fenceDeadlineMonoMs(input: FenceDeadlineInput): number {
-  const { sentAtMonoMs, ttlMs, safetyMarginMs } = input;
-  const rho = input.maxDriftRatio ?? FENCE_MAX_DRIFT_RATIO;
-  if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
-  if (!(rho >= 0 && rho < 1)) throw new RangeError(`maxDriftRatio must be in [0, 1), got ${rho}`);
+  const { leaseDeadlineMonoMs, safetyMarginMs } = input;
+  if (!Number.isFinite(leaseDeadlineMonoMs)) throw new RangeError(`leaseDeadlineMonoMs must be a finite number, got ${leaseDeadlineMonoMs}`);
   if (!(safetyMarginMs >= 0) || !Number.isFinite(safetyMarginMs)) throw new RangeError(`safetyMarginMs must be ≥ 0, got ${safetyMarginMs}`);
-  return sentAtMonoMs + ttlMs * (1 - rho) - safetyMarginMs;
+  return leaseDeadlineMonoMs - safetyMarginMs;
 }
 
 /**
@@ -77,20 +87,3 @@ export function fenceTimingWarning(ttlMs: number, loopWaitMs: number, retryTimeo
   return null;
 }
 
-/**
- * Converts the agent's monotonic ms (performance.now(), origin = process start) to the host's
- * CLOCK_MONOTONIC in ns (process.hrtime.bigint(), the clock the fence process reads). Both come
- * from the same libuv hrtime; the offset is measured once. Rounded DOWN so the conversion can only
- * make the deadline earlier.
- */
-export function monoMsToHostNs(monoMs: number, offsetNs: bigint): bigint {
-  return BigInt(Math.floor(monoMs * 1e6)) + offsetNs;
-}
-
-/** hrtime − performance.now() in ns, measured now (accurate to well under a microsecond). */
-export function measureMonoOffsetNs(): bigint {
-  // hrtime read first and performance.now() rounded up: the offset errs small, the deadline early.
-  const hostNs = process.hrtime.bigint();
-  const mono = performance.now();
-  return hostNs - BigInt(Math.ceil(mono * 1e6));
-}

@@ -7,9 +7,16 @@
  * is still there: a frozen agent (SIGSTOP, GC pause, an event loop stuck in I/O) or a killed one
  * cannot demote its own primary, and this process does not share its event loop or its fate.
  *
- * Deliberately imports nothing but node: builtins (protocol.ts is type-only), so it starts in tens
- * of milliseconds and nothing of the agent's can stall it. Everything here is synchronous on
- * purpose: the kill path must not wait behind other callbacks.
+ * A certain death gives the key up at once (issue 17, death-release.ts): after a kill at the
+ * deadline, and when the agent died and the fence then sees no process of PostgreSQL left in the data
+ * directory, it deletes the leader key through any reachable store member, comparing the exact write
+ * it was armed with. `fence.on_agent_death: kill` makes the agent's death itself a reason to kill.
+ *
+ * Deliberately imports nothing but node: builtins, fence-files.ts, data-dir-processes.ts,
+ * death-release.ts and holder-clock.ts (builtins, plus koffi for CLOCK_BOOTTIME; protocol.ts is
+ * type-only), so it starts in tens of milliseconds and nothing of the agent's can stall it. The store
+ * client is loaded on the first arm that carries a release, and used only after a kill. The kill
+ * path is synchronous on purpose: it must not wait behind other callbacks.
  *
  * Lifecycle: runs while the agent's pipe is open. When the pipe closes (agent exited or was
  * killed), a disarmed fence exits; an armed one keeps enforcing its deadline, then exits after
@@ -20,6 +27,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import type { LeaderRelease } from '../../dcs/types.js';
+import { describeRunning, nothingRuns, observeDataDir, postmasterPidFileOf, runsIn } from './data-dir-processes.js';
+import { DEATH_POLL_MS, describeClaim, releaseWhenDead, warmRelease } from './death-release.js';
+import { killPrimaryIn } from './kill-primary.js';
+import { appendNoFollow, readFileNoFollow, replaceFileNoFollow } from './fence-files.js';
+import { HOLDER_RECHECK_MS, holderClockNs, holderClockSource } from './holder-clock.js';
 import type { AgentToFence, FencedRecord, FenceProcessConfig, FenceState, FenceToAgent } from './protocol.js';
 
 interface Armed {
@@ -27,7 +40,14 @@ interface Armed {
   dataDir: string;
   postmasterPid: number | null;
   reason: string;
+  /** The leader key as the renewal behind this deadline wrote it (issue 17); null: nothing to release. */
+  release: LeaderRelease | null;
 }
+
+/** After a kill, how long the processes of the killed server get to exit before a release gives up. */
+const RELEASE_CONFIRM_MS = 3000;
+/** How long a release tries the store members (past the lease's end the key has expired anyway). */
+const RELEASE_TIMEOUT_MS = 10_000;
 
 const config = JSON.parse(process.argv[2] ?? '{}') as FenceProcessConfig;
 let armed: Armed | null = null;
@@ -37,6 +57,12 @@ let tripped: { dataDir: string; untilNs: bigint | null } | null = null;
 let trippedTimer: NodeJS.Timeout | null = null;
 let connected = true;
 let fencedCount = 0;
+let lastRefusalLogNs = 0n;
+/** Polls the data directory while the agent is dead and the fence armed: a certain death releases at once. */
+let deathTimer: NodeJS.Timeout | null = null;
+/** A release under way: the process does not exit before it ends. */
+let releasing: Promise<boolean> | null = null;
+let warmed = false;
 
 function log(level: 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL', message: string): void {
   const iso = new Date().toISOString();
@@ -48,7 +74,7 @@ function log(level: 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL', message: string):
   }
   if (config.logFile) {
     try {
-      fs.appendFileSync(config.logFile, line);
+      appendNoFollow(config.logFile, line);
     } catch {
       // nothing better to do
     }
@@ -68,112 +94,21 @@ function state(): FenceState {
   return { armed: armed !== null, deadlineMonoNs: armed ? String(armed.deadlineNs) : null, dataDir: armed?.dataDir ?? null, fencedCount };
 }
 
-const now = () => process.hrtime.bigint();
+/**
+ * The holder clock (holder-clock.ts: CLOCK_BOOTTIME, suspend included), the agent's lease clock too.
+ * `testClockJumpFile` (tests only) adds the ms it holds, to simulate a suspend the fence slept through.
+ */
+const now = (): bigint => holderClockNs() + testClockJumpNs();
+function testClockJumpNs(): bigint {
+  if (!config.testClockJumpFile) return 0n;
+  const ms = Number(readFileNoFollow(config.testClockJumpFile).text?.trim() ?? 0);
+  return Number.isFinite(ms) && ms > 0 ? BigInt(Math.floor(ms * 1e6)) : 0n;
+}
 const msUntil = (ns: bigint) => Number(ns - now()) / 1e6;
 
-// ----------------------------------------------------------------------------------------------
-// Finding and killing the postmaster
-// ----------------------------------------------------------------------------------------------
-
-function postmasterPidOf(dataDir: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function realpathOr(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return p;
-  }
-}
-
-/**
- * A pid is our postmaster when it is alive and its working directory is the data directory (the
- * postmaster chdirs there): a recycled pid of another process never matches.
- */
-function isPostmasterOf(pid: number, dataDir: string): boolean {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/cwd`) === realpathOr(dataDir);
-  } catch {
-    return false;
-  }
-}
-
-/** Direct children of `pid`, from /proc/N/stat (field 4; the comm in parentheses may hold spaces). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) out.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Freeze the postmaster (no new backend can be forked), SIGKILL every child — the backends are
- * what acknowledge commits, and each is its own process group leader (PostgreSQL's
- * InitPostmasterChild calls setsid), so their groups too — then the postmaster.
- */
-function killPostmaster(pid: number): number[] {
-  const killed: number[] = [];
-  signal(pid, 'SIGSTOP');
-  for (const child of childrenOf(pid)) {
-    if (signal(child, 'SIGKILL')) killed.push(child);
-    signal(-child, 'SIGKILL');
-  }
-  if (signal(pid, 'SIGKILL')) killed.unshift(pid);
-  return killed;
-}
-
-/** `postgres --single` (crash recovery before pg_rewind): no client can connect, so it acknowledges nothing. */
-function isSingleUser(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--single');
-  } catch {
-    return false;
-  }
-}
-
-function killPrimaryIn(dataDir: string, hintPid: number | null): { postmasterPid: number | null; killed: number[] } {
-  const candidates = [...new Set([postmasterPidOf(dataDir), hintPid].filter((p): p is number => p !== null))];
-  let postmasterPid: number | null = null;
-  const killed: number[] = [];
-  for (const pid of candidates) {
-    if (!isPostmasterOf(pid, dataDir) || isSingleUser(pid)) continue;
-    postmasterPid ??= pid;
-    killed.push(...killPostmaster(pid));
-  }
-  return { postmasterPid, killed };
-}
-
 function writeRecord(record: FencedRecord): void {
-  const tmp = `${config.recordFile}.tmp-${process.pid}`;
   try {
-    const fd = fs.openSync(tmp, 'w', 0o644);
-    fs.writeSync(fd, JSON.stringify(record, null, 2) + '\n');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, config.recordFile);
+    replaceFileNoFollow(config.recordFile, JSON.stringify(record, null, 2) + '\n', 0o644);
   } catch (err) {
     log('ERROR', `could not write the fence record ${config.recordFile}: ${(err as Error).message}`);
   }
@@ -183,21 +118,26 @@ function writeRecord(record: FencedRecord): void {
 // The deadline
 // ----------------------------------------------------------------------------------------------
 
-function fence(): void {
+/** `atOnce`: fence.on_agent_death is kill and the agent died — before the deadline, by choice. */
+function fence(atOnce = false): void {
   const a = armed;
   if (!a) return;
   const firedNs = now();
   armed = null;
   clearTimer();
+  stopDeathWatch();
   const { postmasterPid, killed } = killPrimaryIn(a.dataDir, a.postmasterPid);
   const lateByMs = Number(firedNs - a.deadlineNs) / 1e6;
-  const reason = connected
-    ? 'the leader lease deadline passed without a renewal from the agent (agent frozen or stuck)'
-    : 'the leader lease deadline passed after the agent died';
+  const reason = atOnce
+    ? 'the agent died and fence.on_agent_death is kill'
+    : connected
+      ? 'the leader lease deadline passed without a renewal from the agent (agent frozen or stuck)'
+      : 'the leader lease deadline passed after the agent died';
   if (postmasterPid === null) {
     // Nothing ran as a primary: no record (a stale arm after a kill must not overwrite the real one).
-    log('WARNING', `deadline passed ${lateByMs.toFixed(1)} ms ago; no postmaster was running in ${a.dataDir}`);
+    log('WARNING', atOnce ? `${reason}; no postmaster was running in ${a.dataDir}` : `deadline passed ${lateByMs.toFixed(1)} ms ago; no postmaster was running in ${a.dataDir}`);
     trip(a.dataDir);
+    release(a, atOnce ? 'the agent died' : 'the lease deadline passed');
     return;
   }
   fencedCount += 1;
@@ -214,9 +154,63 @@ function fence(): void {
     fencePid: process.pid,
   };
   writeRecord(record);
-  log('CRITICAL', `killed PostgreSQL (postmaster ${postmasterPid} and ${killed.length - 1} children) ${lateByMs.toFixed(1)} ms after the deadline: ${reason}`);
+  const when = atOnce ? `at once, ${(-lateByMs).toFixed(1)} ms before the deadline` : `${lateByMs.toFixed(1)} ms after the deadline`;
+  log('CRITICAL', `killed PostgreSQL (postmaster ${postmasterPid} and ${killed.length - 1} children) ${when}: ${reason}`);
   send({ type: 'fenced', record });
   trip(a.dataDir);
+  release(a, 'the kill');
+}
+
+/**
+ * Gives the key up once nothing of the killed (or dead) server remains (death-release.ts). Runs after
+ * trip(), so a primary that comes up in the data directory meanwhile is killed; the compare-and-delete
+ * on the armed version makes it a no-op once anyone renewed or took the key since.
+ */
+function release(a: Armed, why: string): void {
+  if (!a.release) {
+    log('INFO', `no leader-key claim to release (${why}): the key expires at the end of its lease`);
+    return;
+  }
+  const pending = releaseWhenDead(a.dataDir, a.release, why, { confirmMs: RELEASE_CONFIRM_MS, timeoutMs: RELEASE_TIMEOUT_MS, log }).catch((err: unknown) => {
+    log('ERROR', `the release of the leader key failed: ${(err as Error).message}; it expires at the end of its lease`);
+    return false;
+  });
+  releasing = pending;
+  void pending.finally(() => {
+    if (releasing === pending) releasing = null;
+    if (!connected && config.trippedWatchMs <= 0) finish('fenced after the agent died');
+  });
+}
+
+/**
+ * The agent is dead and the fence armed (fence.on_agent_death: wait): PostgreSQL may be dead too — a
+ * crash of both, an OOM kill, kill -9 of both. Check at once and then every DEATH_POLL_MS: the
+ * postmaster's pid first (one read), the whole data directory once it is gone. A certain death
+ * (nothing runs, every process inspected) trips the data directory and releases the key; anything
+ * else waits for the deadline as before.
+ */
+function startDeathWatch(): void {
+  if (deathTimer || !armed) return;
+  const check = () => {
+    const a = armed;
+    if (!a || connected) return stopDeathWatch();
+    const pm = postmasterPidFileOf(a.dataDir) ?? a.postmasterPid;
+    if (pm !== null && runsIn(pm, a.dataDir)) return;
+    if (!nothingRuns(observeDataDir(a.dataDir))) return;
+    armed = null;
+    clearTimer();
+    stopDeathWatch();
+    log('CRITICAL', `the agent and PostgreSQL are both dead: no process has ${a.dataDir} as its working directory; releasing ${a.release ? describeClaim(a.release) : 'nothing (no claim)'}`);
+    trip(a.dataDir);
+    release(a, 'the agent and PostgreSQL died');
+  };
+  deathTimer = setInterval(check, DEATH_POLL_MS);
+  check();
+}
+
+function stopDeathWatch(): void {
+  if (deathTimer) clearInterval(deathTimer);
+  deathTimer = null;
 }
 
 /**
@@ -227,7 +221,7 @@ function fence(): void {
 function trip(dataDir: string): void {
   tripped = { dataDir, untilNs: connected ? null : now() + BigInt(config.trippedWatchMs) * 1_000_000n };
   trippedTimer ??= setInterval(watchTripped, 200);
-  if (!connected && config.trippedWatchMs <= 0) finish('fenced after the agent died');
+  if (!connected && config.trippedWatchMs <= 0 && !releasing) finish('fenced after the agent died');
 }
 
 function watchTripped(): void {
@@ -238,7 +232,7 @@ function watchTripped(): void {
     const { postmasterPid, killed } = killPrimaryIn(t.dataDir, null);
     if (postmasterPid !== null) log('CRITICAL', `killed a postmaster (${postmasterPid}, ${killed.length} processes) that came up as a primary in ${t.dataDir} after the fence fired`);
   }
-  if (t.untilNs !== null && now() >= t.untilNs) finish('fenced after the agent died');
+  if (t.untilNs !== null && now() >= t.untilNs && !releasing) finish('fenced after the agent died');
 }
 
 function untrip(): void {
@@ -252,7 +246,11 @@ function clearTimer(): void {
   timer = null;
 }
 
-/** setTimeout to the deadline, then re-check the clock: a timer may fire a little early or late. */
+/**
+ * setTimeout towards the deadline, then re-check the clock: a timer may fire a little early or late,
+ * and it counts CLOCK_MONOTONIC, which stops during a suspend — so it never sleeps longer than
+ * HOLDER_RECHECK_MS, and a resume past the deadline kills within that bound (deadline.ts, step 5).
+ */
 function schedule(): void {
   clearTimer();
   if (!armed) return;
@@ -261,14 +259,14 @@ function schedule(): void {
     fence();
     return;
   }
-  timer = setTimeout(schedule, Math.max(1, Math.floor(leftMs)));
+  timer = setTimeout(schedule, Math.max(1, Math.min(HOLDER_RECHECK_MS, Math.floor(leftMs))));
 }
 
 function finish(why: string): never {
   log('INFO', `exiting: ${why}`);
   if (config.pidFile) {
     try {
-      if (fs.readFileSync(config.pidFile, 'utf8').trim() === String(process.pid)) fs.unlinkSync(config.pidFile);
+      if (readFileNoFollow(config.pidFile).text?.trim() === String(process.pid)) fs.unlinkSync(config.pidFile);
     } catch {
       // not ours or gone
     }
@@ -280,16 +278,37 @@ function handle(msg: AgentToFence): void {
   switch (msg.type) {
     case 'arm': {
       untrip();
-      armed = { deadlineNs: BigInt(msg.deadlineMonoNs), dataDir: msg.dataDir, postmasterPid: msg.postmasterPid, reason: msg.reason };
+      armed = { deadlineNs: BigInt(msg.deadlineMonoNs), dataDir: msg.dataDir, postmasterPid: msg.postmasterPid, reason: msg.reason, release: msg.release ?? null };
+      if (armed.release && !warmed) {
+        warmed = true;
+        warmRelease(armed.release, log);
+      }
       schedule();
       break;
     }
-    case 'disarm':
+    case 'disarm': {
+      // Stand down only on a positive observation (issue 13 item 4): nothing in the data directory.
+      // An agent's belief that PostgreSQL stopped (an unreadable pg_control reads as "stopped") is not one.
+      const dir = armed?.dataDir ?? tripped?.dataDir ?? null;
+      if (msg.ifStopped && dir !== null) {
+        const seen = observeDataDir(dir);
+        if (!nothingRuns(seen)) {
+          const refused = `not disarmed (${msg.reason}): ${describeRunning(seen)}`;
+          // The agent asks again for a few seconds while a stopped server's last processes exit: log once a second.
+          if (now() - lastRefusalLogNs >= 1_000_000_000n) {
+            lastRefusalLogNs = now();
+            log('WARNING', `${refused}${armed ? '; the deadline still holds' : ''}`);
+          }
+          send({ type: 'ack', seq: msg.seq, state: state(), refused });
+          return;
+        }
+      }
       untrip();
       if (armed) log('INFO', `disarmed: ${msg.reason}`);
       armed = null;
       clearTimer();
       break;
+    }
     case 'ping':
       break;
   }
@@ -300,7 +319,13 @@ function onAgentGone(): void {
   if (!connected) return;
   connected = false;
   if (armed) {
-    log('WARNING', `the agent's pipe closed; still enforcing the deadline in ${Math.max(0, msUntil(armed.deadlineNs)).toFixed(0)} ms`);
+    if (config.onAgentDeath === 'kill') {
+      log('WARNING', "the agent's pipe closed: killing PostgreSQL at once (fence.on_agent_death: kill)");
+      fence(true);
+      return;
+    }
+    log('WARNING', `the agent's pipe closed; still enforcing the deadline in ${Math.max(0, msUntil(armed.deadlineNs)).toFixed(0)} ms, or releasing the key at once if PostgreSQL is dead too`);
+    startDeathWatch();
     return;
   }
   if (tripped) {
@@ -326,7 +351,7 @@ function main(): void {
   }
   if (config.pidFile) {
     try {
-      fs.writeFileSync(config.pidFile, `${process.pid}\n`);
+      replaceFileNoFollow(config.pidFile, `${process.pid}\n`, 0o644);
     } catch (err) {
       log('WARNING', `could not write the pid file ${config.pidFile}: ${(err as Error).message}`);
     }
@@ -355,6 +380,7 @@ function main(): void {
       rl.close();
     }
   }, 1000).unref();
+  log('INFO', `started; lease deadlines on the holder clock (${holderClockSource()})`);
   send({ type: 'ready', pid: process.pid, state: state() });
 }
 

@@ -13,7 +13,7 @@
  * - Paused (maintenance mode) and mode off: no change — the fence is disarmed and says so.
  */
 import { Ctx, runsAsPrimary } from '../ha/context.js';
-import { isFailoverPossible } from '../ha/health.js';
+import { isFailoverPossible } from '../ha/failover-eligibility.js';
 import type { DecideInput, Decision } from '../ha/types.js';
 
 export interface FenceInput {
@@ -30,6 +30,16 @@ export function applyFencePolicy(decision: Decision, input: DecideInput, fence: 
   if (fence.mode === 'off' || input.config.pause) return decision;
   if (!fence.live) {
     switch (decision.action) {
+      case 'keep-failsafe':
+        // No store: nothing to release, the key (if still ours) expires on its own.
+        return {
+          action: 'demote',
+          mode: 'immediate',
+          releaseLeader: false,
+          leader: null,
+          reason: 'demoted self because the fence process is not running and could not be restarted',
+          notes: notes(decision, 'the fence process is not running: a primary must not run without it, failsafe mode or not'),
+        };
       case 'renew':
         if (!runsAsPrimary(input.local)) return decision;
         return {

@@ -1,25 +1,45 @@
 /**
  * The agent ↔ fence process protocol: newline-delimited JSON, agent → fence on the child's stdin,
- * fence → agent on its stdout (its stderr carries log lines). Monotonic times are the host's
- * CLOCK_MONOTONIC in nanoseconds as decimal strings (bigint does not survive JSON).
+ * fence → agent on its stdout (its stderr carries log lines). The `…MonoNs` times are the holder
+ * clock (holder-clock.ts: the host's CLOCK_BOOTTIME, suspend included) in nanoseconds as decimal
+ * strings (bigint does not survive JSON); the names are kept so records of older versions still read.
  *
  * Type-only module: fence-process.ts imports it with `import type`, so the fence process loads no
  * code of ours besides its own file.
  */
+
+import type { LeaderRelease } from '../../dcs/types.js';
 
 export type AgentToFence =
   /**
    * The local PostgreSQL may run as a primary until `deadlineMonoNs`; past it the fence kills the
    * postmaster (and its children). A later `arm` replaces the deadline; one already past fences at once.
    */
-  | { type: 'arm'; seq: number; dataDir: string; postmasterPid: number | null; deadlineMonoNs: string; reason: string }
-  /** Stop enforcing (demoted, paused, clean shutdown). */
-  | { type: 'disarm'; seq: number; reason: string }
+  | {
+      type: 'arm';
+      seq: number;
+      dataDir: string;
+      postmasterPid: number | null;
+      deadlineMonoNs: string;
+      reason: string;
+      /**
+       * Issue 17: the leader key exactly as this renewal wrote it, and where the store answers: the
+       * fence deletes it (compare-and-delete) once the primary's death is certain (death-release.ts).
+       * Carries the store's credentials: the pipe is private, and the fence never logs them.
+       */
+      release?: LeaderRelease | null;
+    }
+  /**
+   * Stop enforcing (demoted, paused, clean shutdown). `ifStopped`: only if the fence itself sees
+   * nothing running in the data directory (data-dir-processes.ts); otherwise it stays armed and the
+   * ack says why (`refused`). Without it (pause, a replica the agent saw answer in recovery) at once.
+   */
+  | { type: 'disarm'; seq: number; reason: string; ifStopped?: boolean }
   | { type: 'ping'; seq: number };
 
 export interface FenceState {
   armed: boolean;
-  /** Host CLOCK_MONOTONIC ns, decimal; null when disarmed. */
+  /** Holder clock ns (CLOCK_BOOTTIME), decimal; null when disarmed. */
   deadlineMonoNs: string | null;
   dataDir: string | null;
   /** How many times this fence process killed a postmaster. */
@@ -28,8 +48,8 @@ export interface FenceState {
 
 export type FenceToAgent =
   | { type: 'ready'; pid: number; state: FenceState }
-  /** Answer to arm / disarm / ping, in order. */
-  | { type: 'ack'; seq: number; state: FenceState }
+  /** Answer to arm / disarm / ping, in order; `refused`: why a conditional disarm did not happen. */
+  | { type: 'ack'; seq: number; state: FenceState; refused?: string }
   | { type: 'fenced'; record: FencedRecord };
 
 /** What the fence writes to the record file (and sends) when it killed PostgreSQL. */
@@ -63,4 +83,12 @@ export interface FenceProcessConfig {
    * in the data directory without standby.signal (a `pg_ctl start` the frozen agent had launched).
    */
   trippedWatchMs: number;
+  /**
+   * `fence.on_agent_death` (issue 17): `wait` (default) — the agent died but PostgreSQL runs: enforce
+   * the deadline (systemd restarts the agent, which resumes while the lease holds); `kill` — kill
+   * PostgreSQL at once and release the key.
+   */
+  onAgentDeath?: 'wait' | 'kill';
+  /** Tests only: a file holding ms added to the holder clock (simulates a suspend the fence slept through). */
+  testClockJumpFile?: string | null;
 }

@@ -4,6 +4,7 @@
  * up). Built fresh for every `decide` call, so the decision stays a pure function of its input.
  */
 import type { ClusterView, Member } from '../../dcs/index.js';
+import type { StandbyCluster } from './standby-cluster.js';
 import type { Decision, DecideInput, LocalPostgresState, Note } from './types.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -15,6 +16,8 @@ export class Ctx {
   readonly notes: Note[] = [];
   /** Version of a failover key to delete this cycle ("Cleaning up failover key"). */
   clearFailover: number | undefined;
+  /** New start of primary_race_backoff's countdown (null: reset); undefined: unchanged. */
+  raceBackoffSinceMonoMs: number | null | undefined;
 
   constructor(
     readonly input: DecideInput,
@@ -32,6 +35,11 @@ export class Ctx {
 
   get paused(): boolean {
     return this.input.config.pause;
+  }
+
+  /** The standby cluster settings when this is a standby cluster (no member may run writable). */
+  get standby(): StandbyCluster | null {
+    return this.input.config.standbyCluster ?? null;
   }
 
   get iAmLeader(): boolean {

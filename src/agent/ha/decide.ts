@@ -1,6 +1,6 @@
 /**
  * The HA decision: one pure function from what the loop observed this cycle to what it should do
- * and the line it logs (DESIGN.md "The HA loop — the safety argument"; patroni-behaviour.md 4).
+ * and the line it logs (DESIGN.md "The HA loop — the safety argument"; docs/patroni-behaviour.md 4).
  * The branches follow Patroni's `_run_cycle` order, so a reader of ha.py finds the same cases.
  *
  * Contract with the executor (loop.ts):
@@ -15,10 +15,13 @@
  */
 import { bare, Ctx, type DecisionDraft } from './context.js';
 import { decideEmptyDataDir } from './bootstrap.js';
+import { failsafeLeader } from './failsafe.js';
 import { follow } from './follow.js';
 import { decideAsLeader } from './leader.js';
 import { decideLeaderRace } from './leader-race.js';
+import { primaryRaceBackoff } from './primary-race-backoff.js';
 import { decideWithoutDcs } from './lease-loss.js';
+import { decideAsStandbyLeader } from './standby-leader.js';
 import { decideDuringLongAction, decideNotRunning, decideStarting } from './recover.js';
 import type { DecideInput, Decision } from './types.js';
 
@@ -34,13 +37,23 @@ export function decide(input: DecideInput): Decision {
 export function needsMemberHealth(input: DecideInput): boolean {
   const { view, config, local, self } = input;
   if (!input.dcsOk || view === null) return false;
-  if (view.leader === null) return true;
+  // The requested candidate races without asking anyone (Patroni's manual_failover_process_no_leader
+  // returns at once): the round trip would only delay the switchover.
+  if (view.leader === null) {
+    // Postponed by primary_race_backoff: no race this cycle, so nobody to ask (a frozen primary's REST would cost the timeout).
+    if (primaryRaceBackoff(input)?.postpone) return false;
+    return !(view.failover?.candidate === config.name && local.role === 'replica');
+  }
   if (view.leader.name !== config.name) return false;
-  return view.failover !== null || local.role !== 'primary' || self.longAction !== null;
+  // A standby leader is never a primary: that alone is no reason to ask (it is its normal state).
+  const notPrimary = local.role !== 'primary' && !config.standbyCluster;
+  return view.failover !== null || notPrimary || self.longAction !== null;
 }
 
 function decideWithView(ctx: Ctx): Decision {
   let writeInitialize: string | undefined;
+  // Patroni resets primary_race_backoff's countdown whenever the store shows a leader (load_cluster_from_dcs).
+  if (ctx.view.leader !== null) resetRaceBackoff(ctx);
   const draft = ((): DecisionDraft => {
     const { local, self } = ctx.input;
     if (self.longAction) return decideDuringLongAction(ctx);
@@ -67,8 +80,20 @@ function decideWithView(ctx: Ctx): Decision {
     }
     if (local.role === 'stopped' || local.role === 'crashed') return decideNotRunning(ctx);
     const leader = ctx.view.leader?.name ?? null;
-    if (leader === null) return decideLeaderRace(ctx);
-    if (leader === ctx.me) return decideAsLeader(ctx);
+    if (leader === null) {
+      // A primary that runs on failsafe mode's word pinged us less than ttl ago: it is alive, no race.
+      const alive = failsafeLeader(ctx);
+      if (alive === null) return decideLeaderRace(ctx);
+      // Patroni's failsafe injects the pinging primary as the leader, which resets the countdown too.
+      resetRaceBackoff(ctx);
+      ctx.info(`failsafe: the leader key is free, but ${alive} asked POST /failsafe less than ttl ago: following it, not racing`);
+      return follow(ctx, null, 'demoting self because failsafe mode reports another primary alive', `no action. I am (${ctx.me}), a secondary, and following a leader (${alive})`);
+    }
+    const remote = ctx.standby;
+    if (leader === ctx.me) return remote ? decideAsStandbyLeader(ctx, remote) : decideAsLeader(ctx);
+    if (remote) {
+      return follow(ctx, leader, 'cannot be a real primary in a standby cluster', `no action. I am (${ctx.me}), a secondary, and following a standby leader (${leader})`);
+    }
     return follow(
       ctx,
       leader,
@@ -79,7 +104,12 @@ function decideWithView(ctx: Ctx): Decision {
   const decision = { ...bare(draft), notes: ctx.notes };
   if (ctx.clearFailover !== undefined) decision.clearFailover = ctx.clearFailover;
   if (writeInitialize !== undefined) decision.writeInitialize = writeInitialize;
+  if (ctx.raceBackoffSinceMonoMs !== undefined) decision.primaryRaceBackoffSinceMonoMs = ctx.raceBackoffSinceMonoMs;
   return decision;
+}
+
+function resetRaceBackoff(ctx: Ctx): void {
+  if (ctx.input.self.primaryRaceBackoffSinceMonoMs != null) ctx.raceBackoffSinceMonoMs = null;
 }
 
 function withPausePrefix(decision: Decision): Decision {

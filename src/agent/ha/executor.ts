@@ -8,54 +8,48 @@
  * is logged once the action is known to be the one carried out. A DcsUnavailable thrown from here
  * goes back to the loop, which decides again with `dcsOk: false`.
  *
- * Lease belief (lease-loss.ts): counted from when the acquire/renewal was SENT, and only for a
- * confirmed write; a renewal that throws leaves the previous deadline in place.
+ * Parts: lease-keeper.ts (the lease belief, watchdog, fence), demotion.ts (demotion and switchover
+ * handover, through stop-primary.ts, the one way a primary stops), long-actions.ts (bootstrap, clone,
+ * promote, rewind, reinit, restarts), member-slots.ts (replication slots), cycle-log.ts (the status
+ * line), and the PostgreSQL seam local-postgres.ts, through which every step reaches the server.
  */
 import type { DynamicConfig, HactlConfig } from '../../config/index.js';
 import type { ClusterView, Dcs } from '../../dcs/index.js';
-import {
-  bootstrap as pgBootstrap,
-  checkpointAfterPromote,
-  createReplica,
-  follow as pgFollow,
-  promote as pgPromote,
-  readControlData,
-  reinit as pgReinit,
-  rewind as pgRewind,
-  start as pgStart,
-  stop as pgStop,
-  withConnection,
-  writeConfiguration,
-  type BasebackupProgress,
-  type BootstrapOptions,
-  type PgContext,
-} from '../../postgres/index.js';
+import type { BasebackupProgress, BootstrapOptions, CloneSource, StandbyTarget } from '../../postgres/index.js';
 import type { LineLogger } from '../../logger.js';
-import type { Watchdog } from '../watchdog/index.js';
+import { messageOf } from '../error-text.js';
 import type { FenceHooks } from '../fence/index.js';
 import { useSlots } from '../settings.js';
+import type { Watchdog } from '../watchdog/index.js';
 import type { LocalObservation } from './inputs.js';
-import { LongActionRunner } from './long-action.js';
-import { divergedFrom, memberAddress, recordHistory, SlotKeeper, standbyTarget } from './pg-actions.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { LocalPostgres } from './local-postgres.js';
+import { CycleLog } from './cycle-log.js';
+import { ABORT_WAIT_MS, demote, handOver, type DemotionContext } from './demotion.js';
+import { LongActionRunner } from './long-action-runner.js';
+import {
+  bootstrapCluster,
+  bootstrapStandbyLeader,
+  cloneReplica,
+  configData,
+  promoteSelf,
+  reinitFrom,
+  restartCrashedPrimary,
+  rewindFrom,
+  type ActionContext,
+  type ExecutorMemory,
+  type LongActionBody,
+} from './long-actions.js';
+import { memberAddress, sourceAddress, upstreamTarget } from './member-addresses.js';
+import { MemberSlots } from './member-slots.js';
+import { followLeader, startAsReplica } from './replica-steps.js';
 import { SyncManager } from './sync-executor.js';
-import type { DecideInput, Decision, HaSelfState, LongActionName, Note } from './types.js';
-
-/** Lease rule of src/raft/kv/lease.ts: believe a TTL write for ttl·(1 − ρ) from its send time (ρ = 1 %). */
-const MAX_DRIFT_RATIO = 0.01;
-
-/** A store that computes the lease belief itself (RaftDcs does, from the same monotonic clock). */
-interface LeaseAware {
-  readonly leaseDeadlineMonoMs: number | null;
-}
-
-function leaseAware(dcs: Dcs): dcs is Dcs & LeaseAware {
-  return 'leaseDeadlineMonoMs' in dcs;
-}
+import type { StandbyCluster } from './standby-cluster.js';
+import type { DecideInput, Decision, FollowStep, HaSelfState, LongActionName } from './types.js';
 
 export interface ExecutorEnv {
   dcs: Dcs;
-  /** Current PostgreSQL context (a reload may replace it). */
-  pg(): PgContext;
+  postgres: LocalPostgres;
   local(): HactlConfig;
   bootstrapOptions(): BootstrapOptions;
   logger: LineLogger;
@@ -63,6 +57,8 @@ export interface ExecutorEnv {
   /** The fence process (issue 9): armed after each confirmed leader-key write, released once PostgreSQL is no primary. */
   fence?: FenceHooks | null;
   monoNow(): number;
+  /** Wall-clock ms (scheduled switchovers are wall-clock times). */
+  wallNow?(): number;
   /** A fatal decision: the agent must stop (Patroni exits). */
   onFatal(reason: string): void;
   /** Cut the loop's sleep short (a long action finished). */
@@ -78,483 +74,410 @@ export interface CycleState {
 }
 
 export class HaExecutor {
-  readonly self: HaSelfState = {
-    leaseDeadlineMonoMs: null,
-    longAction: null,
-    startingSinceMonoMs: null,
-    divergence: null,
-    rewindFailed: false,
+  readonly memory: ExecutorMemory = {
+    self: { leaseDeadlineMonoMs: null, longAction: null, startingSinceMonoMs: null, divergence: null, rewindFailed: false },
+    upstream: null,
+    basebackup: null,
   };
-  /** The member our primary_conninfo points at, as last written by us (decide's `receivingFrom`). */
-  upstream: string | null = null;
   /** Set while an action makes the member state differ from what PostgreSQL shows (member key `state`). */
   readonly runner: LongActionRunner;
-  /** Latest pg_basebackup progress of the running clone/reinitialize (GET /patroni `basebackup`); null otherwise. */
-  basebackup: BasebackupProgress | null = null;
-  private readonly slots = new SlotKeeper();
+  /**
+   * What last stopped bootstrap, start, clone, rewind, … from progressing (PostgreSQL's text and what to
+   * change), until the member runs again; GET /patroni shows it as `problem`.
+   */
+  problem: { action: string; message: string; atMs: number } | null = null;
   /** Synchronous replication on the leader (sync-executor.ts). */
   readonly sync: SyncManager;
-  private lastSlotCheckMonoMs = 0;
+  readonly lease: LeaseKeeper;
+  /** Replication slots (member-slots.ts); the loop reads the positions a POST /failsafe carries. */
+  readonly slots: MemberSlots;
+  /** The dynamic config of the cycle being executed (a long action that outlives it uses the latest one). */
+  private lastDynamic: DynamicConfig | null = null;
+  /** The running long action reported a problem itself. */
+  private problemFromAction = false;
+  private readonly cycleLog: CycleLog;
+  private readonly actions: ActionContext;
 
   constructor(private readonly env: ExecutorEnv) {
     this.sync = new SyncManager({ dcs: env.dcs, logger: env.logger });
+    this.cycleLog = new CycleLog(env.logger, () => env.local().log.deduplicate_heartbeat_logs);
+    this.slots = new MemberSlots({ postgres: env.postgres, logger: env.logger, local: env.local, monoNow: env.monoNow });
+    this.lease = new LeaseKeeper({ dcs: env.dcs, logger: env.logger, watchdog: env.watchdog, fence: env.fence ?? null }, this.memory.self);
     this.runner = new LongActionRunner(
       env.monoNow,
-      (name, err) => env.logger.error(`${name} failed: ${messageOf(err)}`),
+      (name, err) => {
+        env.logger.error(`${name} failed: ${messageOf(err)}`);
+        this.reportProblem(name, messageOf(err));
+        // Not set for an aborted start: the demotion that aborted it decided what happens to the key.
+        if (name === 'starting primary after failure') this.memory.self.primaryStartFailed = true;
+      },
       (_name, ok) => {
-        this.self.longAction = null;
-        this.basebackup = null;
+        this.memory.self.longAction = null;
+        this.memory.basebackup = null;
+        // A success clears the member's problem, unless the action itself reported one (a failed initdb).
+        if (ok && !this.problemFromAction) this.clearProblem();
         // After a failure the normal loop_wait passes before a retry (a clone from a leader that is
         // not up yet must not spin).
         if (ok) env.wakeup();
       },
     );
+    this.actions = {
+      pg: env.postgres,
+      dcs: env.dcs,
+      logger: env.logger,
+      lease: this.lease,
+      sync: this.sync,
+      memory: this.memory,
+      local: env.local,
+      bootstrapOptions: env.bootstrapOptions,
+      onFatal: env.onFatal,
+      monoNow: env.monoNow,
+      reportProblem: (action, message) => {
+        this.problemFromAction = true;
+        this.reportProblem(action, message);
+      },
+      slotsChanged: async (view, now) => {
+        this.slots.reset();
+        if (now && view && this.lastDynamic) await this.slots.keep(this.lastDynamic, view, 'leader');
+      },
+    };
+  }
+
+  reportProblem(action: string, message: string): void {
+    this.problem = { action, message, atMs: Date.now() };
+  }
+
+  clearProblem(): void {
+    this.problem = null;
+  }
+
+  /** HaSelfState as the executor keeps it (the REST API reads the lease belief and fixes divergence after a reinit). */
+  get self(): HaSelfState {
+    return this.memory.self;
+  }
+
+  get upstream(): string | null {
+    return this.memory.upstream;
+  }
+
+  get basebackup(): BasebackupProgress | null {
+    return this.memory.basebackup;
   }
 
   /** Self state as decide must see it now (the long action may have ended since the last cycle). */
   snapshot(): HaSelfState {
-    this.self.longAction = this.runner.current;
-    if (leaseAware(this.env.dcs) && this.self.leaseDeadlineMonoMs !== null) {
-      // The store knows best whether the last write was confirmed; never extend our own belief with it.
-      const theirs = this.env.dcs.leaseDeadlineMonoMs;
-      this.self.leaseDeadlineMonoMs = theirs === null ? null : Math.min(theirs, this.self.leaseDeadlineMonoMs);
-    }
-    return { ...this.self };
+    this.memory.self.longAction = this.runner.current;
+    return { ...this.memory.self };
   }
 
   async execute(decision: Decision, cycle: CycleState): Promise<Decision> {
     const { dcs } = this.env;
+    this.lastDynamic = cycle.dynamic;
+    // PostgreSQL answers SQL: whatever start was under way is over (the next crash starts a new clock).
+    if (cycle.input.local.role === 'primary' || cycle.input.local.role === 'replica') this.memory.self.startingSinceMonoMs = null;
     if (decision.clearFailover !== undefined) await dcs.deleteFailover(decision.clearFailover);
     if (decision.writeInitialize !== undefined) await dcs.initialize(decision.writeInitialize, { create: true });
-    return this.run(decision, cycle);
+    const done = await this.run(decision, cycle);
+    // A steady replica only: a re-pointed or restarted one looks again next cycle.
+    if ((done.action === 'follow' && !done.repoint) || done.action === 'no-action') await this.keepReplicaSlots(cycle);
+    // Patroni's `recovering` flag: read by the first cycle that had a view of the store (one that
+    // failed on the store keeps it for the next), then forgotten.
+    if (cycle.input.self.primaryStartFailed && cycle.input.dcsOk && cycle.view) this.memory.self.primaryStartFailed = false;
+    return done;
   }
 
-  private log(decision: Decision): void {
-    for (const note of decision.notes) this.note(note);
-    this.env.logger.info(decision.reason);
+  /**
+   * POST /restart: a fast restart as a long action (the API checked the conditions). Resolves
+   * with whether PostgreSQL came back; null when another action runs.
+   */
+  startRestart(startTimeoutMs: number | null = null): Promise<boolean> | null {
+    let settle: (ok: boolean) => void = () => {};
+    const done = new Promise<boolean>((resolve) => (settle = resolve));
+    const started = this.startLong('restart', async () => {
+      try {
+        await this.env.postgres.restart(startTimeoutMs);
+        settle(true);
+      } catch (err) {
+        settle(false);
+        throw err; // the runner logs "restart failed: …"
+      }
+    });
+    return started ? done : null;
   }
 
-  private note(note: Note): void {
-    const { logger } = this.env;
-    if (note.level === 'error') logger.error(note.message);
-    else if (note.level === 'warning') logger.warn(note.message);
-    else logger.info(note.message);
+  /** POST /reinitialize: remove the data directory and clone from `leader` (the API aborted what ran). */
+  startReinitialize(leader: string, source: CloneSource, follow: StandbyTarget | null): void {
+    this.startLong('reinitialize', reinitFrom(this.actions, leader, source, follow));
   }
 
-  private ttlMs(cycle: CycleState): number {
-    return cycle.dynamic.ttl * 1000;
+  /** Starts a long action; decide saw none running, so a conflict here is a bug worth a loud log. */
+  private startLong(name: LongActionName, body: LongActionBody): boolean {
+    try {
+      if (!this.runner.current) this.problemFromAction = false;
+      this.runner.start(name, body);
+      this.memory.self.longAction = this.runner.current;
+      return true;
+    } catch (err) {
+      this.env.logger.error(messageOf(err));
+      return false;
+    }
   }
 
-  /** Renew our key; on success the lease restarts from the send time and the watchdog is fed. */
-  private async renew(cycle: CycleState): Promise<boolean> {
-    const ttlMs = this.ttlMs(cycle);
+  private renew(cycle: CycleState): Promise<boolean> {
     const local = cycle.input.local;
     const lastLsn = local.role === 'primary' ? local.writeLsn : null;
-    const sentAt = this.env.monoNow();
-    const ok = await this.env.dcs.updateLeader(ttlMs, lastLsn);
-    this.self.leaseDeadlineMonoMs = ok ? sentAt + ttlMs * (1 - MAX_DRIFT_RATIO) : null;
-    if (ok) this.env.watchdog?.keepalive();
-    // The fence counts from the same send time as the lease belief (fence/deadline.ts).
-    if (ok) await this.env.fence?.leaseConfirmed({ sentAtMonoMs: sentAt, ttlMs, paused: cycle.input.config.pause });
-    // Lost with no primary running: nothing to enforce (a primary is demoted by ifLockLost, which releases the fence after the stop).
-    else if (local.role !== 'primary' && local.role !== 'starting') await this.env.fence?.release('leader key lost');
-    return ok;
+    // A replica with a promote under way may be a primary by the time the fence would stand down.
+    const promoting = this.runner.current?.name === 'promote';
+    const seen = local.role === 'primary' || local.role === 'starting' || promoting ? 'primary' : local.role === 'replica' ? 'replica' : 'not-running';
+    // A standby leader's lease guards nothing writable: no fence (decide stops any primary in a standby cluster first).
+    const armFence = seen === 'primary' || !cycle.input.config.standbyCluster;
+    return this.lease.renew(cycle.dynamic.ttl * 1000, lastLsn, cycle.input.config.pause, seen, armFence, this.slots.status(cycle.view, cycle.dynamic, lastLsn));
   }
 
-  private async acquire(cycle: CycleState): Promise<boolean> {
-    const ttlMs = this.ttlMs(cycle);
-    const sentAt = this.env.monoNow();
-    const ok = await this.env.dcs.attemptToAcquireLeader(ttlMs);
-    if (ok) this.self.leaseDeadlineMonoMs = sentAt + ttlMs * (1 - MAX_DRIFT_RATIO);
-    if (ok) await this.env.fence?.leaseConfirmed({ sentAtMonoMs: sentAt, ttlMs, paused: cycle.input.config.pause });
-    return ok;
+  private remote(cycle: CycleState): StandbyCluster | null {
+    return cycle.input.config.standbyCluster ?? null;
   }
 
-  private async releaseKey(lastLsn: bigint | null = null): Promise<void> {
-    this.self.leaseDeadlineMonoMs = null;
-    this.env.watchdog?.disable();
-    // Every caller has stopped PostgreSQL or runs it as a replica by now.
-    await this.env.fence?.release('leader key released');
-    await this.env.dcs.deleteLeader(lastLsn);
+  /** Where to stream from when following `leader` (a member, or a standby cluster's remote). */
+  private target(cycle: CycleState, leader: string | null): StandbyTarget | null {
+    return upstreamTarget(cycle.view, leader, this.env.local().name, useSlots(cycle.dynamic), this.remote(cycle));
   }
 
-  /** Arms the watchdog before becoming primary; false (logged) when the config requires one and it failed. */
-  private async armWatchdog(): Promise<boolean> {
-    const wd = this.env.watchdog;
-    if (!wd) return true;
-    // The controller has already logged its own warning or refusal reason.
-    const activation = await wd.activate();
-    if (activation.ok) return true;
-    this.env.logger.error('Not promoting self because watchdog could not be activated');
-    return false;
+  /** Where `name` (a member, or a standby cluster's remote) answers: a clone, divergence check or rewind source. */
+  private source(cycle: CycleState, name: string): CloneSource | null {
+    return sourceAddress(cycle.view, name, this.remote(cycle));
+  }
+
+  /** The `follow` step after a leader-key write: a standby leader streaming from the remote. */
+  private async followAfterLock(cycle: CycleState, step: FollowStep): Promise<void> {
+    await followLeader(this.actions, this.source(cycle, step.leader), step.leader, this.target(cycle, step.leader), step);
+    await this.env.postgres.markStandbyLeader(true);
   }
 
   private async run(decision: Decision, cycle: CycleState): Promise<Decision> {
-    const { logger } = this.env;
-    const me = this.env.local().name;
+    const { logger, postgres: pg } = this.env;
     const view = cycle.view;
+    const paused = cycle.input.config.pause;
     switch (decision.action) {
       case 'no-action':
       case 'wait-for-initialize':
       case 'reinit-needed':
-        this.log(decision);
-        if (cycle.input.config.pause) this.env.watchdog?.disable();
+        this.cycleLog.status(decision);
+        if (paused) this.lease.disableWatchdog();
+        return decision;
+
+      case 'keep-failsafe':
+        await this.lease.failsafeConfirmed(decision.untilMonoMs, paused);
+        this.cycleLog.status(decision);
         return decision;
 
       case 'fatal':
-        for (const note of decision.notes) this.note(note);
+        this.cycleLog.notes(decision);
         logger.critical(decision.reason);
         this.env.onFatal(decision.reason);
         return decision;
 
       case 'renew': {
+        // Patroni closes the watchdog at every paused cycle and opens it again at the first unpaused one.
+        if (paused) this.lease.disableWatchdog();
         if (!(await this.renew(cycle))) return this.run(decision.ifLockLost, cycle);
-        this.log(decision);
-        if (cycle.input.local.role === 'primary' && view && !cycle.input.config.pause) await this.keepSlots(cycle, view, me);
+        if (!paused && cycle.input.local.role === 'primary' && !(await this.lease.ensureWatchdog())) {
+          await demote(this.demotion(cycle), { mode: 'immediate', releaseLeader: true, keepLeader: false, renew: () => this.renew(cycle), leader: null, target: null, offline: false });
+          return decision;
+        }
+        this.cycleLog.status(decision);
+        if (decision.follow) await this.followAfterLock(cycle, decision.follow);
+        const primary = cycle.input.local.role === 'primary';
+        if (primary && view && !paused) await this.slots.keep(cycle.dynamic, view, 'leader');
+        // A standby leader keeps the slots its cascading replicas stream through (physical only).
+        if (decision.follow && cycle.input.local.role === 'replica' && view) await this.slots.keep(cycle.dynamic, view, 'leader', cycle.input.local.replayedLsn);
         // Also in pause: which standbys commits wait for is about durability, not an automatic action.
-        if (cycle.input.local.role === 'primary' && view) await this.sync.manage(this.env.pg(), view, cycle.dynamic, me);
+        if (primary && view) await this.sync.manage(pg, view, cycle.dynamic, this.env.local().name);
         if (view && view.config === null) await this.env.dcs.setConfig(configData(this.env.local()), 0);
         return decision;
       }
 
       case 'promote': {
         if (!(await this.renew(cycle))) return this.run(decision.ifLockLost, cycle);
-        if (!(await this.armWatchdog())) {
-          await this.releaseKey();
+        if (!(await this.lease.armWatchdog())) {
+          // decide promotes a replica it saw answer in recovery this cycle.
+          await this.lease.release(null, cycle.input.local.role === 'replica' ? 'replica' : 'stopped');
           logger.info('Not promoting self because watchdog could not be activated');
           return decision;
         }
-        this.log(decision);
+        this.cycleLog.status(decision);
         this.startPromote(cycle);
         return decision;
       }
 
       case 'acquire-and-promote': {
-        if (!(await this.acquire(cycle))) return this.run(decision.ifLockLost, cycle);
-        if (decision.failoverVersion !== null) await this.env.dcs.deleteFailover(decision.failoverVersion);
-        if (!(await this.armWatchdog())) {
-          await this.releaseKey();
+        if (!(await this.lease.acquire(cycle.dynamic.ttl * 1000, paused, !decision.follow))) return this.run(decision.ifLockLost, cycle);
+        this.slots.leaderAcquired(view);
+        // The request is fulfilled once the key is ours. A promotion deletes it after PostgreSQL was
+        // signalled, not before: one store round trip less in the switchover's write gap (the POST
+        // /switchover waiting on the old leader watches the leader key, not this one).
+        const clearRequest = async () => {
+          if (decision.failoverVersion !== null) await this.env.dcs.deleteFailover(decision.failoverVersion);
+        };
+        if (!decision.promote) await clearRequest();
+        if (decision.follow) {
+          // A standby leader: no watchdog (nothing writable to guard), no promotion.
+          this.cycleLog.status(decision);
+          await this.followAfterLock(cycle, decision.follow);
+          if (view) await this.slots.keep(cycle.dynamic, view, 'leader', cycle.input.local.replayedLsn);
+          return decision;
+        }
+        if (!(await this.lease.armWatchdog())) {
+          if (decision.promote) await clearRequest();
+          await this.lease.release(null, cycle.input.local.role === 'replica' ? 'replica' : 'stopped');
           logger.info(decision.promote ? 'Not promoting self because watchdog could not be activated' : 'Demoting self because watchdog could not be activated');
           return decision;
         }
-        this.env.watchdog?.keepalive();
-        this.log(decision);
-        if (decision.promote) this.startPromote(cycle);
-        else if (view) await this.keepSlots(cycle, view, me, true);
+        this.lease.keepalive();
+        this.cycleLog.status(decision);
+        if (decision.promote) {
+          this.startPromote(cycle);
+          await clearRequest();
+        } else if (view) await this.slots.keep(cycle.dynamic, view, 'leader');
         return decision;
       }
 
       case 'restart-primary': {
         if (!(await this.renew(cycle))) return this.run(decision.ifLockLost, cycle);
-        this.log(decision);
-        this.self.startingSinceMonoMs = this.env.monoNow();
-        this.startLong('starting primary after failure', async (signal) => {
-          const ctx = this.env.pg();
-          await writeConfiguration(ctx, { role: 'primary' });
-          if (signal.aborted) return;
-          this.upstream = null;
-          await pgStart(ctx);
-          this.slots.reset();
-        });
+        this.cycleLog.status(decision);
+        // From the first attempt: a restart that fails and is tried again does not restart the clock
+        // of primary_start_timeout (recover.ts gives the key up when it runs out).
+        this.memory.self.startingSinceMonoMs ??= this.env.monoNow();
+        this.startLong('starting primary after failure', restartCrashedPrimary(this.actions, view));
         return decision;
       }
 
       case 'hand-over': {
         if (!(await this.renew(cycle))) return this.run(decision.ifLockLost, cycle);
-        this.log(decision);
-        await this.handOver(decision.notBeforeMs);
+        this.cycleLog.status(decision);
+        const waitMs = decision.notBeforeMs === null ? 0 : decision.notBeforeMs - (this.env.wallNow ?? Date.now)();
+        await handOver(this.demotion(cycle), waitMs, paused);
         return decision;
       }
 
       case 'bootstrap': {
         if (!(await this.env.dcs.initialize('', { create: true }))) return this.run(decision.ifLockLost, cycle);
-        this.log(decision);
-        this.startLong('bootstrap', (signal) => this.bootstrap(cycle, signal));
+        this.cycleLog.status(decision);
+        const remote = this.remote(cycle);
+        if (decision.standby && remote) {
+          this.startLong('bootstrap', bootstrapStandbyLeader(this.actions, remote, this.target(cycle, remote.name), cycle.dynamic.ttl * 1000, paused));
+        } else {
+          this.startLong('bootstrap', bootstrapCluster(this.actions, cycle.dynamic.ttl * 1000, paused));
+        }
         return decision;
       }
 
       case 'clone': {
-        this.log(decision);
+        this.cycleLog.status(decision);
+        if (decision.from === null) {
+          // No leader: only the no_leader methods run (createReplica skips the others), and the new
+          // replica starts following nobody until a leader appears.
+          this.startLong('clone', cloneReplica(this.actions, 'a backup (no leader)', null, null, null));
+          return decision;
+        }
         const source = memberAddress(view, decision.from);
         if (!source) {
           logger.warn(`cannot clone from ${decision.from}: its member key has no conn_url`);
           return decision;
         }
         const leaderName = view?.leader?.name ?? null;
-        const target = standbyTarget(view, leaderName, me, useSlots(cycle.dynamic));
-        this.startLong('clone', async (signal) => {
-          const ctx = this.env.pg();
-          const result = await createReplica(ctx, {
-            source,
-            follow: target,
-            signal,
-            onProgress: this.trackBasebackup(signal),
-            onMethodFailed: (method, err) => logger.error(`replica creation method ${method} failed: ${err.message}`),
-          });
-          if (signal.aborted) return;
-          this.upstream = target ? leaderName : null;
-          await pgStart(ctx);
-          logger.info(`replica created from ${decision.from} with ${result.method} in ${(result.elapsedMs / 1000).toFixed(1)} s`);
-        });
+        this.startLong('clone', cloneReplica(this.actions, decision.from, source, this.target(cycle, leaderName), leaderName));
         return decision;
       }
 
       case 'demote': {
-        this.log(decision);
-        await this.demote(decision.mode, decision.releaseLeader, decision.leader, cycle);
+        this.cycleLog.status(decision);
+        await demote(this.demotion(cycle), {
+          mode: decision.mode,
+          releaseLeader: decision.releaseLeader,
+          keepLeader: decision.keepLeader === true,
+          offline: decision.offline === true,
+          renew: () => this.renew(cycle),
+          leader: decision.leader,
+          target: this.target(cycle, decision.leader),
+        });
         return decision;
       }
 
       case 'stop': {
-        this.log(decision);
-        await this.runner.abort(1000);
-        this.env.watchdog?.disable();
-        await pgStop(this.env.pg(), { mode: 'immediate' });
-        await this.env.fence?.release('PostgreSQL stopped');
-        this.self.startingSinceMonoMs = null;
-        if (decision.releaseLeader) await this.releaseKey();
+        this.cycleLog.status(decision);
+        await this.runner.abort(ABORT_WAIT_MS);
+        this.lease.disableWatchdog();
+        await pg.stop('immediate');
+        await this.lease.primaryStopped('PostgreSQL stopped');
+        this.memory.self.startingSinceMonoMs = null;
+        if (decision.releaseLeader) await this.lease.release();
         return decision;
       }
 
       case 'release-leader': {
-        this.log(decision);
-        await this.releaseKey();
+        this.cycleLog.status(decision);
+        if (decision.demoted) {
+          this.memory.self.startingSinceMonoMs = null;
+          await pg.markDemoted();
+        }
+        await this.lease.release(null, cycle.input.local.role === 'replica' ? 'replica' : 'stopped');
         return decision;
       }
 
       case 'cancel-long-action': {
-        this.log(decision);
-        await this.runner.abort(1000);
+        this.cycleLog.status(decision);
+        await this.runner.abort(ABORT_WAIT_MS);
         return decision;
       }
 
       case 'follow': {
-        this.log(decision);
-        if (decision.leader === null) return decision;
-        if (decision.checkDivergence && (await this.recordDivergence(view, decision.leader, false))) return decision;
-        if (decision.repoint) {
-          const target = standbyTarget(view, decision.leader, me, useSlots(cycle.dynamic));
-          if (!target) {
-            logger.warn(`cannot follow ${decision.leader}: its member key has no conn_url`);
-            return decision;
-          }
-          const result = await pgFollow(this.env.pg(), target);
-          this.upstream = decision.leader;
-          logger.info(`following ${decision.leader} (${result.how})`);
-        }
+        this.cycleLog.status(decision);
+        if (decision.leader !== null) await followLeader(this.actions, this.source(cycle, decision.leader), decision.leader, this.target(cycle, decision.leader), decision);
+        await pg.markStandbyLeader(false);
         return decision;
       }
 
       case 'start-as-replica': {
-        this.log(decision);
-        const crashed = cycle.input.local.role === 'crashed';
-        if (decision.leader !== null && decision.checkDivergence && (await this.recordDivergence(view, decision.leader, crashed))) return decision;
-        const target = standbyTarget(view, decision.leader, me, useSlots(cycle.dynamic));
-        const ctx = this.env.pg();
-        await writeConfiguration(ctx, { role: 'replica', primary: target });
-        this.upstream = target ? decision.leader : null;
-        await pgStart(ctx);
+        if (decision.keepLease) await this.renew(cycle);
+        this.cycleLog.status(decision);
+        const source = decision.leader === null ? null : this.source(cycle, decision.leader);
+        await startAsReplica(this.actions, source, decision.leader, this.target(cycle, decision.leader), { checkDivergence: decision.checkDivergence, crashed: cycle.input.local.role === 'crashed' });
         return decision;
       }
 
       case 'rewind': {
-        this.log(decision);
-        const source = memberAddress(view, decision.leader);
+        if (decision.keepLease) await this.renew(cycle);
+        this.cycleLog.status(decision);
+        const source = this.source(cycle, decision.source ?? decision.leader);
         if (!source) return decision;
-        const target = standbyTarget(view, decision.leader, me, useSlots(cycle.dynamic));
-        const leader = decision.leader;
-        this.startLong('rewind', async () => {
-          const result = await pgRewind(this.env.pg(), source, { follow: target });
-          if (result.status === 'needs-reinit') {
-            this.self.rewindFailed = true;
-            logger.error(result.rewindError ? `${result.reason}: ${result.rewindError}` : result.reason);
-            return;
-          }
-          this.self.rewindFailed = false;
-          this.self.divergence = { leader, diverged: false };
-          this.upstream = leader;
-          logger.info(result.reason);
-        });
+        this.startLong('rewind', rewindFrom(this.actions, decision.leader, source, this.target(cycle, decision.leader)));
         return decision;
       }
 
       case 'reinit': {
-        this.log(decision);
-        const source = memberAddress(view, decision.leader);
+        this.cycleLog.status(decision);
+        const source = this.source(cycle, decision.leader);
         if (!source) return decision;
-        const target = standbyTarget(view, decision.leader, me, useSlots(cycle.dynamic));
-        const leader = decision.leader;
-        this.startLong('reinitialize', async (signal) => {
-          await pgReinit(this.env.pg(), { source, follow: target, onProgress: this.trackBasebackup(signal) });
-          this.self.rewindFailed = false;
-          this.self.divergence = { leader, diverged: false };
-          this.upstream = leader;
-        });
+        this.startLong('reinitialize', reinitFrom(this.actions, decision.leader, source, this.target(cycle, decision.leader)));
         return decision;
       }
-    }
-  }
-
-  /** The onProgress callback for a copy run under `signal`; once aborted it must not overwrite its successor's progress. */
-  trackBasebackup(signal: AbortSignal): (progress: BasebackupProgress) => void {
-    return (progress) => {
-      if (!signal.aborted) this.basebackup = progress;
-    };
-  }
-
-  /** Starts a long action; decide saw none running, so a conflict here is a bug worth a loud log. */
-  startLong(name: LongActionName, fn: (signal: AbortSignal) => Promise<void>): void {
-    try {
-      this.runner.start(name, fn);
-      this.self.longAction = this.runner.current;
-    } catch (err) {
-      this.env.logger.error(messageOf(err));
     }
   }
 
   private startPromote(cycle: CycleState): void {
     const me = this.env.local().name;
-    this.startLong('promote', async (signal) => {
-      if (signal.aborted) return;
-      const ctx = this.env.pg();
-      // Synchronous mode: take the `sync` key over before accepting any write (sync-executor.ts).
-      if (!(await this.sync.prePromote(ctx, cycle.view, cycle.dynamic, me))) {
-        this.env.logger.info('Postponing promotion because synchronous replication state was updated by somebody else');
-        return;
-      }
-      if (signal.aborted) return;
-      const result = await pgPromote(ctx);
-      this.upstream = null;
-      if (signal.aborted) return;
-      this.slots.reset();
-      // Replicas following us need their slots before they can stream; don't wait a cycle for them.
-      const view = cycle.view;
-      if (view) await this.keepSlots(cycle, view, me, true).catch((err) => this.env.logger.warn(`could not create replication slots: ${messageOf(err)}`));
-      if (result.promoted) {
-        await recordHistory(ctx, this.env.dcs, view, result.timeline, me).catch((err) => this.env.logger.warn(`could not update history: ${messageOf(err)}`));
-        await checkpointAfterPromote(ctx).catch((err) => this.env.logger.warn(`CHECKPOINT after promote failed: ${messageOf(err)}`));
-      }
-    });
+    this.startLong('promote', promoteSelf(this.actions, cycle.view, cycle.dynamic.ttl * 1000, (pg) => this.sync.prePromote(pg, cycle.view, cycle.dynamic, me)));
   }
 
-  private async bootstrap(cycle: CycleState, signal: AbortSignal): Promise<void> {
-    const { dcs, logger } = this.env;
-    const ctx = this.env.pg();
-    try {
-      await pgBootstrap(ctx, this.env.bootstrapOptions());
-    } catch (err) {
-      logger.error(`initdb failed: ${messageOf(err)}`);
-      await dcs.cancelInitialization().catch(() => undefined);
-      this.env.onFatal('Failed to bootstrap cluster');
-      return;
-    }
-    if (signal.aborted) return;
-    const control = await readControlData(ctx);
-    // Patroni's post_bootstrap: watchdog, then `initialize`, `config`, and the leader key.
-    if (!(await this.armWatchdog())) {
-      await pgStop(ctx, { mode: 'fast' });
-      await dcs.cancelInitialization();
-      this.env.onFatal('Failed to bootstrap cluster: watchdog could not be activated');
-      return;
-    }
-    await dcs.initialize(control.systemIdentifier, { create: false });
-    await dcs.setConfig(configData(this.env.local()), 0);
-    if (await this.acquire(cycle)) {
-      this.env.watchdog?.keepalive();
-      logger.info('initialized a new cluster');
-    } else {
-      logger.warn('initialized a new cluster, but another member holds the leader key');
-    }
+  private demotion(cycle: CycleState): DemotionContext {
+    const { postgres, logger } = this.env;
+    return { postgres, logger, lease: this.lease, runner: this.runner, memory: this.memory, stopBoundMs: cycle.input.config.primaryStopBoundMs ?? null };
   }
 
-  /**
-   * Stop being a primary: abort whatever runs, disarm the watchdog, stop PostgreSQL (immediately,
-   * or with a checkpoint for a graceful handover), release the key if asked, and configure it as a
-   * standby of `leader` (the next cycle starts it, checking divergence first).
-   */
-  private async demote(mode: 'graceful' | 'immediate', releaseLeader: boolean, leader: string | null, cycle: CycleState): Promise<void> {
-    const aborted = await this.runner.abort(1000);
-    if (aborted) this.env.logger.info(`aborted ${aborted}`);
-    this.env.watchdog?.disable();
-    const ctx = this.env.pg();
-    if (mode === 'graceful') await withConnection(ctx, (c) => c.query('CHECKPOINT'), { connectTimeoutMs: 2000 }).catch(() => undefined);
-    await pgStop(ctx, { mode: mode === 'graceful' ? 'fast' : 'immediate' });
-    // Only once it is down: a demotion that hangs past the deadline is the fence's to finish.
-    await this.env.fence?.release('demoted');
-    this.self.startingSinceMonoMs = null;
-    if (releaseLeader) await this.releaseKey();
-    else this.self.leaseDeadlineMonoMs = null;
-    const target = standbyTarget(cycle.view, leader, this.env.local().name, useSlots(cycle.dynamic));
-    await writeConfiguration(ctx, { role: 'replica', primary: target });
-    this.upstream = target ? leader : null;
-    this.self.divergence = null;
+  /** A steady replica's slots, after the cycle's action; copying logical slots from the leader is a long action. */
+  private async keepReplicaSlots(cycle: CycleState): Promise<void> {
+    const copy = await this.slots.keepAsReplica(cycle.input, cycle.view, cycle.dynamic, this.runner.current !== null);
+    if (copy) this.startLong('copy logical slots', copy);
   }
-
-  /**
-   * Switchover from the leader: checkpoint, clean shutdown (walsenders send everything before they
-   * exit, so streaming replicas have the shutdown checkpoint), then delete the key with that
-   * checkpoint's LSN as the last known position so the candidate may take it at once.
-   */
-  private async handOver(notBeforeMs: number | null): Promise<void> {
-    if (notBeforeMs !== null) {
-      const waitMs = notBeforeMs - Date.now();
-      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
-    }
-    await this.runner.abort(1000);
-    this.env.watchdog?.disable();
-    const ctx = this.env.pg();
-    await withConnection(ctx, (c) => c.query('CHECKPOINT'), { connectTimeoutMs: 2000 }).catch(() => undefined);
-    await pgStop(ctx, { mode: 'fast' });
-    await this.env.fence?.release('switchover: PostgreSQL stopped');
-    let checkpoint: bigint | null = null;
-    try {
-      checkpoint = (await readControlData(ctx)).checkpointLsn;
-    } catch {
-      // Unknown position: the candidate still takes over; the lag check uses the last status.
-    }
-    await writeConfiguration(ctx, { role: 'replica', primary: null });
-    this.upstream = null;
-    this.self.divergence = null;
-    await this.releaseKey(checkpoint);
-    this.env.logger.info('released the leader key after a clean shutdown for the switchover');
-  }
-
-  /** Checks divergence from `leader` and records the verdict; true when diverged (the caller must not stream from it). */
-  private async recordDivergence(view: ClusterView | null, leader: string, crashed: boolean): Promise<boolean> {
-    const source = memberAddress(view, leader);
-    if (!source) return false;
-    try {
-      const verdict = await divergedFrom(this.env.pg(), source, crashed);
-      this.self.divergence = { leader, diverged: verdict.diverged };
-      if (verdict.diverged) this.env.logger.info(`timeline diverged from ${leader}: ${verdict.reason}`);
-      return verdict.diverged;
-    } catch (err) {
-      // Leader not reachable yet, or state unknown: check again on a later cycle.
-      this.env.logger.debug(`could not check divergence from ${leader}: ${messageOf(err)}`);
-      return false;
-    }
-  }
-
-  private async keepSlots(cycle: CycleState, view: ClusterView, me: string, force = false): Promise<void> {
-    const now = this.env.monoNow();
-    // Re-read the slots now and then even when the member set is unchanged (a slot dropped by hand).
-    if (now - this.lastSlotCheckMonoMs > 30_000) force = true;
-    this.lastSlotCheckMonoMs = force ? now : this.lastSlotCheckMonoMs;
-    const permanent = (cycle.dynamic.slots ?? {}) as Record<string, { type?: 'physical' | 'logical'; database?: string; plugin?: string }>;
-    try {
-      const messages = await this.slots.ensure(this.env.pg(), view, me, { useSlots: useSlots(cycle.dynamic), permanent }, force);
-      for (const m of messages) this.env.logger.info(m);
-    } catch (err) {
-      this.env.logger.warn(`could not check replication slots: ${messageOf(err)}`);
-    }
-  }
-}
-
-/** The dynamic config a bootstrapping (or adopting) leader writes: `bootstrap.dcs` as given. */
-export function configData(local: HactlConfig): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(local.bootstrap.dcs)) as Record<string, unknown>;
-}
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

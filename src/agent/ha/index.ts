@@ -2,5 +2,6 @@
 export type * from './types.js';
 export { decide, needsMemberHealth } from './decide.js';
 export { leaseCoversNextCycle } from './lease-loss.js';
-export { clusterTimeline, failoverPriority, isNoFailover, walPosition } from './health.js';
-export { haConfigFrom, DEFAULT_DEMOTE_TIME_MS } from './config.js';
+export { failoverPriority, isNoFailover, walPosition } from './candidate-facts.js';
+export { clusterTimeline } from './failover-eligibility.js';
+export { haConfigFrom, primaryStopBoundMs, DEFAULT_DEMOTE_TIME_MS } from './config.js';

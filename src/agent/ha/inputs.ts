@@ -3,19 +3,10 @@
  * SQL connection, plus pg_controldata when it is not running) and, when a race or a handover is
  * possible, the other members' `GET /patroni` in parallel with a short timeout.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import {
-  getStatus,
-  queryState,
-  readControlData,
-  withConnection,
-  type ControlData,
-  type PgContext,
-  type ServerState,
-} from '../../postgres/index.js';
+import { PostgresAuthRejected, type ControlData, type ServerState } from '../../postgres/index.js';
 import type { Member } from '../../dcs/index.js';
-import { httpRequest } from '../../client/http.js';
+import { decodeJson, decodeMemberStatus, httpRequest, type MemberStatus, type TlsSettings } from '../../protocol/index.js';
+import type { LocalPostgres } from './local-postgres.js';
 import type { LocalPostgresState, MemberHealth } from './types.js';
 
 /** What the loop learnt about the local server this cycle: decide's input plus what the member key publishes. */
@@ -25,36 +16,17 @@ export interface LocalObservation {
   server: ServerState | null;
   /** Names of settings waiting for a restart (pg_settings.pending_restart). */
   pendingRestartSettings: string[];
-}
-
-async function dataDirKind(dataDir: string): Promise<LocalPostgresState['dataDir']> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(dataDir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return 'empty';
-    return 'invalid';
-  }
-  // Hidden entries are our own clone staging directories (src/postgres/replica.ts), not data.
-  if (entries.filter((e) => !e.startsWith('.')).length === 0) return 'empty';
-  const ok = await Promise.all(['PG_VERSION', 'global/pg_control'].map((f) => fs.access(path.join(dataDir, f)).then(() => true, () => false)));
-  return ok.every(Boolean) ? 'valid' : 'invalid';
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
+  /** The server runs but refuses our connection (pg_hba, password): PostgreSQL's text and what to change. */
+  connectionRefused?: string;
+  /**
+   * Not running: the last checkpoint in pg_control, the position it stopped at. The member key reports it
+   * so that a stopped or diverged member still shows its lag, as Patroni shows the old position.
+   */
+  stoppedAtLsn?: bigint;
 }
 
 const PRIMARY_STATES = new Set(['in production', 'shut down', 'shutting down', 'in crash recovery']);
 
-/**
- * Reads the local server's state. Never throws for an unhealthy server: a server that runs but does
- * not answer SQL yet is `starting`; one that crashed is `crashed`.
- */
 /**
  * What pg_controldata told about the running server and cannot change while it runs; spares a
  * process spawn per cycle (idle CPU matters: one agent per host, forever).
@@ -67,14 +39,18 @@ export interface ControlDataCache {
   rewindCapable: boolean;
 }
 
+/**
+ * Reads the local server's state. Never throws for an unhealthy server: a server that runs but does
+ * not answer SQL yet is `starting`; one that crashed is `crashed`.
+ */
 export async function observeLocal(
-  ctx: PgContext,
-  options: { sqlTimeoutMs?: number; cache?: { value: ControlDataCache | null } } = {},
+  pg: LocalPostgres,
+  options: { sqlTimeoutMs?: number; cache?: { value: ControlDataCache | null }; recheck?: boolean } = {},
 ): Promise<LocalObservation> {
-  const dataDir = await dataDirKind(ctx.options.data_dir);
+  const dir = await pg.dataDirectory();
   const base: LocalPostgresState = {
     role: 'stopped',
-    dataDir,
+    dataDir: dir.kind,
     systemIdentifier: null,
     timeline: null,
     writeLsn: null,
@@ -85,19 +61,18 @@ export async function observeLocal(
     pendingRestart: false,
     rewindCapable: false,
   };
-  if (dataDir !== 'valid') return { state: base, server: null, pendingRestartSettings: [] };
+  if (dir.kind !== 'valid') return { state: base, server: null, pendingRestartSettings: [] };
 
-  const standbySignal = await exists(path.join(ctx.options.data_dir, 'standby.signal'));
-  const status = await getStatus(ctx);
+  const status = await pg.postmaster();
   const cached = options.cache?.value ?? null;
   let control: ControlData | null = null;
-  if (status.state === 'running' && cached && cached.dataDir === ctx.options.data_dir && cached.pid === status.pid) {
+  if (status.state === 'running' && cached && cached.dataDir === dir.path && cached.pid === status.pid) {
     base.systemIdentifier = cached.systemIdentifier;
     base.timeline = cached.timeline;
     base.rewindCapable = cached.rewindCapable;
   } else {
     try {
-      control = await readControlData(ctx);
+      control = await pg.controlData();
     } catch {
       // A data directory whose control file cannot be read is not usable.
       return { state: { ...base, dataDir: 'invalid' }, server: null, pendingRestartSettings: [] };
@@ -105,11 +80,12 @@ export async function observeLocal(
     base.systemIdentifier = control.systemIdentifier;
     base.timeline = control.timeline;
     base.rewindCapable = control.walLogHints || control.dataChecksumVersion !== 0;
-    base.wasPrimary = !standbySignal && PRIMARY_STATES.has(control.clusterState);
+    // A fresh copy carries its source's control file: it never ran here, as a primary or at all.
+    base.wasPrimary = !dir.standbySignal && !dir.backupLabel && PRIMARY_STATES.has(control.clusterState);
     if (options.cache) {
       options.cache.value =
         status.state === 'running' && status.pid !== null
-          ? { dataDir: ctx.options.data_dir, pid: status.pid, systemIdentifier: control.systemIdentifier, timeline: control.timeline, rewindCapable: base.rewindCapable }
+          ? { dataDir: dir.path, pid: status.pid, systemIdentifier: control.systemIdentifier, timeline: control.timeline, rewindCapable: base.rewindCapable }
           : null;
     }
   }
@@ -117,65 +93,61 @@ export async function observeLocal(
   if (status.state !== 'running') {
     if (!control) throw new Error('unreachable: control data is read whenever PostgreSQL is not running');
     // No postmaster.pid but the control file says it was running: it died without cleaning up.
-    const unclean = control.clusterState === 'in production' || control.clusterState === 'in crash recovery' || control.clusterState === 'shutting down';
+    // Unless backup_label is still there: then the control file is the clone source's (pg_basebackup
+    // copies a primary's `in production`) and this copy was never started — a clone or reinitialize
+    // between its copy and its start, which `hactl reinit --wait` must not be told is "crashed".
+    const unclean =
+      !dir.backupLabel && (control.clusterState === 'in production' || control.clusterState === 'in crash recovery' || control.clusterState === 'shutting down');
     const role = status.state === 'crashed' || unclean ? 'crashed' : 'stopped';
-    return { state: { ...base, role }, server: null, pendingRestartSettings: [] };
+    return { state: { ...base, role }, server: null, pendingRestartSettings: [], stoppedAtLsn: control.checkpointLsn ?? undefined };
   }
+  let answer: { server: ServerState; pendingRestart: string[] };
   try {
-    const { server, pending } = await withConnection(
-      ctx,
-      async (client) => {
-        const server = await queryState(client);
-        const res = await client.query<{ name: string }>('SELECT name FROM pg_catalog.pg_settings WHERE pending_restart ORDER BY name');
-        return { server, pending: res.rows.map((r) => r.name) };
-      },
-      { connectTimeoutMs: options.sqlTimeoutMs ?? 2000 },
-    );
-    const state: LocalPostgresState = {
-      ...base,
-      role: server.inRecovery ? 'replica' : 'primary',
-      timeline: server.timeline,
-      writeLsn: server.currentLsn,
-      receivedLsn: server.receivedLsn,
-      replayedLsn: server.replayedLsn,
-      wasPrimary: !server.inRecovery,
-      pendingRestart: pending.length > 0,
-    };
-    return { state, server, pendingRestartSettings: pending };
-  } catch {
+    answer = await pg.serverState(options.sqlTimeoutMs ?? 2000);
+  } catch (err) {
+    // A postmaster that died between the pid check and the query (kill -9, OOM) is crashed, not
+    // starting: look once more. Taken for "starting", a killed primary with primary_start_timeout 0
+    // was demoted as "startup is taking too long" instead of "Primary crashed. Failing over." (compat
+    // example-configs, 1 run in 3), and with a timeout it would wait for a start nobody began.
+    if (options.recheck !== false) {
+      const again = await pg.postmaster();
+      if (again.state !== 'running' || again.pid !== status.pid) return observeLocal(pg, { ...options, recheck: false });
+    }
     // Running but not answering: still starting (or stuck starting). wasPrimary tells whether it
     // comes up as a primary (no standby.signal), which decide must not let run without the key.
-    return { state: { ...base, role: 'starting', wasPrimary: !standbySignal }, server: null, pendingRestartSettings: [] };
+    const observation: LocalObservation = { state: { ...base, role: 'starting', wasPrimary: !dir.standbySignal }, server: null, pendingRestartSettings: [] };
+    // A refusal will not go away by waiting: the loop reports it every cycle (it looks like "starting" to decide).
+    if (err instanceof PostgresAuthRejected) observation.connectionRefused = err.message;
+    return observation;
   }
+  const { server, pendingRestart } = answer;
+  const state: LocalPostgresState = {
+    ...base,
+    role: server.inRecovery ? 'replica' : 'primary',
+    timeline: server.timeline,
+    writeLsn: server.currentLsn,
+    receivedLsn: server.receivedLsn,
+    replayedLsn: server.replayedLsn,
+    wasPrimary: !server.inRecovery,
+    pendingRestart: pendingRestart.length > 0,
+    walReceiverStreaming: server.inRecovery && server.walReceiver?.status === 'streaming',
+  };
+  return { state, server, pendingRestartSettings: pendingRestart };
 }
 
-/** The subset of Patroni's `GET /patroni` body the leader race reads. */
-interface PatroniStatusBody {
-  state?: string;
-  role?: string;
-  timeline?: number;
-  xlog?: { location?: number | string; received_location?: number | string; replayed_location?: number | string };
-  tags?: Record<string, unknown>;
-  watchdog_failed?: boolean;
+function lsnOf(v: number | null | undefined): bigint | null {
+  return typeof v === 'number' ? BigInt(v) : null;
 }
 
-function lsnOf(v: unknown): bigint | null {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
-  return null;
-}
-
-/** Converts a `/patroni` answer; exported for tests. */
-export function healthFromStatus(name: string, body: PatroniStatusBody): MemberHealth {
-  const roleText = body.role === 'master' ? 'primary' : body.role;
-  const role: MemberHealth['role'] =
-    roleText === 'primary' || roleText === 'replica' || roleText === 'standby_leader' ? roleText : 'unknown';
-  const xlog = body.xlog ?? {};
+/** What the leader race reads from a peer's `/patroni` (decoded by src/protocol); exported for tests. */
+export function healthFromStatus(name: string, body: MemberStatus): MemberHealth {
+  const role: MemberHealth['role'] = body.role === 'primary' || body.role === 'replica' || body.role === 'standby_leader' ? body.role : 'unknown';
+  const xlog = body.xlog;
   let walLsn: bigint | null;
-  if (role === 'primary') walLsn = lsnOf(xlog.location);
+  if (role === 'primary') walLsn = xlog && 'location' in xlog ? lsnOf(xlog.location) : null;
   else {
-    const received = lsnOf(xlog.received_location);
-    const replayed = lsnOf(xlog.replayed_location);
+    const received = xlog && 'received_location' in xlog ? lsnOf(xlog.received_location) : null;
+    const replayed = xlog && 'replayed_location' in xlog ? lsnOf(xlog.replayed_location) : null;
     walLsn = received === null ? replayed : replayed === null ? received : received > replayed ? received : replayed;
   }
   const tags = body.tags ?? {};
@@ -191,7 +163,17 @@ export function healthFromStatus(name: string, body: PatroniStatusBody): MemberH
     nofailover,
     failoverPriority: nofailover ? 0 : priority,
     watchdogFailed: body.watchdog_failed === true,
+    fenceVeto: fenceVetoOf(body.fence),
   };
+}
+
+/**
+ * A member whose fence is on but not running will not take the leader key (fence/policy.ts); paused
+ * (`disabled_reason`) is no veto, since nothing races in pause anyway. Absent (Patroni, fence off): none.
+ */
+export function fenceVetoOf(fence: MemberStatus['fence']): string | null {
+  if (!fence || fence.mode !== 'on' || fence.running || fence.disabled_reason) return null;
+  return 'its fence process is not running, so it would not take the leader key';
 }
 
 function unreachable(name: string): MemberHealth {
@@ -201,11 +183,13 @@ function unreachable(name: string): MemberHealth {
 export type FetchStatus = (url: string, timeoutMs: number) => Promise<unknown>;
 
 /**
- * GET with a hard timeout, JSON body; a non-2xx with a JSON body is still a status (Patroni returns 503 bodies).
- * node:http, not the global fetch: fetch compiles undici's llhttp WebAssembly on first use, a ~30 MB
- * malloc peak and ~10 MB of resident memory that the agent would keep for its lifetime.
+ * GET with a hard timeout, JSON body; a non-2xx with a JSON body is still a status (Patroni returns
+ * 503 bodies). The protocol's node:http client, not the global fetch (see src/protocol/http.ts);
+ * over HTTPS with the CA and client certificate `tls()` gives (Patroni's PatroniRequest).
  */
-export const fetchStatusJson: FetchStatus = async (url, timeoutMs) => JSON.parse((await httpRequest(url, { timeoutMs })).text) as unknown;
+export function fetchStatusJson(tls: () => TlsSettings = () => ({})): FetchStatus {
+  return async (url, timeoutMs) => decodeJson((await httpRequest(url, { timeoutMs, tls: tls() })).text, url);
+}
 
 /**
  * Patroni asks every other member with an api_url in parallel, 2 s timeout, no retries; members that
@@ -217,15 +201,14 @@ export async function collectMemberHealth(
   options: { timeoutMs?: number; fetchStatus?: FetchStatus } = {},
 ): Promise<MemberHealth[]> {
   const timeoutMs = options.timeoutMs ?? 2000;
-  const fetchStatus = options.fetchStatus ?? fetchStatusJson;
+  const fetchStatus = options.fetchStatus ?? fetchStatusJson();
   const others = members.filter((m) => m.name !== me && m.apiUrl !== null);
   return Promise.all(
     others.map(async (m) => {
       try {
-        const body = await fetchStatus(m.apiUrl!, timeoutMs);
-        if (body === null || typeof body !== 'object') return unreachable(m.name);
-        return healthFromStatus(m.name, body as PatroniStatusBody);
+        return healthFromStatus(m.name, decodeMemberStatus(await fetchStatus(m.apiUrl!, timeoutMs), m.apiUrl!));
       } catch {
+        // No answer, or not a member status: Patroni ignores such a member in the race.
         return unreachable(m.name);
       }
     }),

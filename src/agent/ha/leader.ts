@@ -1,9 +1,9 @@
 /**
- * This member holds the leader key and PostgreSQL runs (patroni-behaviour.md 4.3): renew the key
+ * This member holds the leader key and PostgreSQL runs (docs/patroni-behaviour.md 4.3): renew the key
  * every cycle, carry out a requested switchover, promote if we hold the key but are not primary yet.
  */
 import { bare, runsAsPrimary, type Ctx, type DecisionDraft } from './context.js';
-import { isNoFailover } from './health.js';
+import { isNoFailover } from './candidate-facts.js';
 import { handOverFromLeader } from './switchover.js';
 import type { Decision } from './types.js';
 

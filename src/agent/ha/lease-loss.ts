@@ -1,5 +1,5 @@
 /**
- * What to do when the DCS cannot be read or written this cycle (patroni-behaviour.md 4.8).
+ * What to do when the DCS cannot be read or written this cycle (docs/patroni-behaviour.md 4.8).
  *
  * Safety argument. Only the holder of the leader key may run a writable primary. While the store
  * is unreachable the holder cannot renew, but it does not lose the key at once: its last
@@ -23,10 +23,14 @@
  * belongs to the watchdog and the fence process (issue 9), which enforce the same deadline from
  * outside the event loop.
  *
+ * With failsafe_mode a primary may also go on while every member accepts its POST /failsafe
+ * (failsafe.ts); when that fails, this rule decides as without it.
+ *
  * Replicas just report (they keep streaming). A paused cluster takes no action, as in Patroni.
  */
 import { bare, runsAsPrimary } from './context.js';
-import type { DecideInput, Decision } from './types.js';
+import { decideFailsafePrimary } from './failsafe.js';
+import type { DecideInput, Decision, Note } from './types.js';
 
 /** Whether the lease this member believes in outlasts the next cycle plus a demotion. */
 export function leaseCoversNextCycle(input: DecideInput): boolean {
@@ -37,7 +41,7 @@ export function leaseCoversNextCycle(input: DecideInput): boolean {
 
 export function decideWithoutDcs(input: DecideInput): Decision {
   const { local, config, self } = input;
-  const notes = [{ level: 'error' as const, message: 'Error communicating with DCS' }];
+  const notes: Note[] = [{ level: 'error', message: 'Error communicating with DCS' }];
   if (config.pause) return { ...bare({ action: 'no-action', reason: 'DCS is not accessible' }), notes };
 
   if (!runsAsPrimary(local)) {
@@ -47,6 +51,9 @@ export function decideWithoutDcs(input: DecideInput): Decision {
     }
     return { ...bare({ action: 'no-action', reason: 'DCS is not accessible' }), notes };
   }
+  // failsafe_mode: every member accepted this cycle's POST /failsafe (failsafe.ts); else the lease rule below.
+  const failsafe = decideFailsafePrimary(input, notes);
+  if (failsafe) return failsafe;
   if (leaseCoversNextCycle(input)) {
     const leftSeconds = Math.floor((self.leaseDeadlineMonoMs! - input.monoNowMs) / 1000);
     return {
@@ -63,6 +70,7 @@ export function decideWithoutDcs(input: DecideInput): Decision {
       mode: 'immediate',
       releaseLeader: false,
       leader: null,
+      offline: true,
       reason: 'demoted self because DCS is not accessible and I was a leader',
     }),
     notes: [...notes, { level: 'info', message: 'demoting self because DCS is not accessible and I was a leader' }],

@@ -10,23 +10,33 @@
  */
 import type { HactlConfig } from '../../config/index.js';
 import { DcsError, type ClusterView, type Dcs } from '../../dcs/index.js';
-import type { BootstrapOptions, PgContext } from '../../postgres/index.js';
+import { lsnToJson } from '../../dcs/codec.js';
+import type { BootstrapOptions } from '../../postgres/index.js';
 import type { LineLogger } from '../../logger.js';
 import { watchdogSettings, type Watchdog } from '../watchdog/index.js';
 import { applyFencePolicy, type FenceController, type FenceInput } from '../fence/index.js';
-import { effectiveDynamic } from '../settings.js';
+import { apiUrl, connUrl, effectiveDynamic } from '../settings.js';
 import { haConfigFrom } from './config.js';
 import { decide, needsMemberHealth } from './decide.js';
-import { HaExecutor, messageOf, type CycleState } from './executor.js';
+import { failsafeTopologyToWrite, needsFailsafeRound, raceMembers } from './failsafe.js';
+import { askFailsafeMembers, postFailsafeJson, type PostFailsafe } from './failsafe-round.js';
+import { FailsafeState } from './failsafe-state.js';
+import { messageOf } from '../error-text.js';
+import { HaExecutor, type CycleState } from './executor.js';
+import { walPosition } from './candidate-facts.js';
+import { raceBackoffLeftMs } from './primary-race-backoff.js';
 import { collectMemberHealth, observeLocal, type ControlDataCache, type FetchStatus, type LocalObservation } from './inputs.js';
-import { memberData } from './member.js';
-import type { DecideInput, Decision } from './types.js';
+import type { LocalPostgres } from './local-postgres.js';
+import { isStandbyLeader, memberData } from './member.js';
+import type { DecideInput, Decision, MemberHealth } from './types.js';
 import type { DynamicConfig } from '../../config/index.js';
+import type { FailsafePing, ScheduledRestart } from '../../protocol/index.js';
 
 export interface HaLoopOptions {
   dcs: Dcs;
-  /** Current PostgreSQL context and local config (SIGHUP may replace both). */
-  pg(): PgContext;
+  /** The local PostgreSQL (postgres-control.ts in the agent, a scripted fake in tests). */
+  postgres: LocalPostgres;
+  /** The local config (SIGHUP may replace it). */
   local(): HactlConfig;
   bootstrapOptions(): BootstrapOptions;
   logger: LineLogger;
@@ -42,8 +52,24 @@ export interface HaLoopOptions {
   memberHealthTimeoutMs?: number;
   /** A fatal decision: the agent stops with exit code 1. */
   onFatal?: (reason: string) => void;
+  /** The restart scheduled on this member (Patroni's member-key `scheduled_restart`), published each cycle. */
+  scheduledRestart?: () => ScheduledRestart | null;
+  /** POST /failsafe to a member (failsafe-round.ts; tests inject; default: the protocol client without credentials). */
+  postFailsafe?: PostFailsafe;
   /** Called each cycle with the dynamic config in force, before PostgreSQL is looked at (the agent applies changed parameters). */
   beforeCycle?: (dynamic: DynamicConfig, view: ClusterView | null) => Promise<void>;
+}
+
+/**
+ * The body of our POST /failsafe: Patroni's fields with our slot positions (read now, as the status key
+ * would carry them: replicas advance their copies to them), and our WAL position (src/protocol FailsafePing).
+ */
+function failsafePing(local: HactlConfig, input: DecideInput, slots: Record<string, bigint> | undefined): FailsafePing {
+  const ping: FailsafePing = { name: local.name, conn_url: connUrl(local), api_url: apiUrl(local) };
+  if (slots !== undefined) ping.slots = Object.fromEntries(Object.entries(slots).map(([name, lsn]) => [name, lsnToJson(lsn)]));
+  const lsn = input.local.writeLsn;
+  if (lsn !== null && lsn <= BigInt(Number.MAX_SAFE_INTEGER)) ping.xlog_location = Number(lsn);
+  return ping;
 }
 
 /** One cycle, for tests and the REST API's cached state. */
@@ -57,7 +83,8 @@ export interface CycleReport {
 
 export class HaLoop {
   readonly executor: HaExecutor;
-  private readonly monoNow: () => number;
+  /** The loop's monotonic clock (decide's `monoNowMs`). */
+  readonly monoNow: () => number;
   private stopping = false;
   private running: Promise<void> | null = null;
   private wake: AbortController | null = null;
@@ -65,6 +92,8 @@ export class HaLoop {
   private lastTimingWarning: string | null = null;
   private watchdogTiming = '';
   private readonly controlCache: { value: ControlDataCache | null } = { value: null };
+  /** failsafe_mode's memory (failsafe-state.ts), shared with the REST handler of POST /failsafe. */
+  readonly failsafe: FailsafeState;
   /** The last cycle, as the REST API serves it. */
   last: CycleReport | null = null;
   /** Last view read successfully (used while the DCS is unreachable). */
@@ -75,9 +104,10 @@ export class HaLoop {
 
   constructor(private readonly options: HaLoopOptions) {
     this.monoNow = options.monoNow ?? (() => performance.now());
+    this.failsafe = new FailsafeState(this.monoNow);
     this.executor = new HaExecutor({
       dcs: options.dcs,
-      pg: options.pg,
+      postgres: options.postgres,
       local: options.local,
       bootstrapOptions: options.bootstrapOptions,
       logger: options.logger,
@@ -109,6 +139,18 @@ export class HaLoop {
     await this.executor.runner.abort(2000);
   }
 
+  /**
+   * The other members' `GET /patroni`, asked as the cycle asks them (same TLS, timeout, injected
+   * fetch): for the REST API's switchover checks and failover explanation.
+   */
+  askMembers(view: ClusterView, only?: readonly string[]): Promise<MemberHealth[]> {
+    const members = only ? view.members.filter((m) => only.includes(m.name)) : view.members;
+    return collectMemberHealth(members, this.options.local().name, {
+      timeoutMs: this.options.memberHealthTimeoutMs ?? 2000,
+      fetchStatus: this.options.fetchStatus,
+    });
+  }
+
   /** Cuts the current sleep short (REST actions, a finished long action). */
   wakeup(): void {
     this.wakeRequested = true;
@@ -125,7 +167,10 @@ export class HaLoop {
         this.options.logger.error(`Unexpected exception raised, please report it as a BUG: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
       if (this.stopping) break;
-      const remaining = this.loopWaitMs - (this.monoNow() - started);
+      let remaining = this.loopWaitMs - (this.monoNow() - started);
+      // As Patroni's watch: wake when primary_race_backoff's countdown ends, not up to a loop_wait later.
+      const backoffLeft = raceBackoffLeftMs(this.executor.self, (this.last?.dynamic.primary_race_backoff ?? 0) * 1000, this.monoNow());
+      if (backoffLeft !== null && backoffLeft < remaining) remaining = backoffLeft;
       if (remaining <= 0) {
         this.options.logger.warn('Loop time exceeded, rescheduling immediately.');
         continue;
@@ -172,6 +217,7 @@ export class HaLoop {
     let dcsOk = true;
     try {
       view = await dcs.getCluster();
+      this.failsafe.observe(view);
       this.lastGoodView = view;
       this.dcsLastSeenMs = Date.now();
     } catch (err) {
@@ -187,11 +233,22 @@ export class HaLoop {
     this.applyTiming(local, dynamic);
     await this.options.beforeCycle?.(dynamic, view).catch((err: unknown) => logger.error(`applying the configuration: ${messageOf(err)}`));
 
-    const observation = await observeLocal(this.options.pg(), { cache: this.controlCache });
+    const observation = await observeLocal(this.options.postgres, { cache: this.controlCache });
     if (observation.state.role !== 'primary') observation.state.receivingFrom = this.executor.upstream;
+    if (observation.connectionRefused) {
+      logger.error(observation.connectionRefused);
+      this.executor.reportProblem('connect', observation.connectionRefused);
+    } else if (observation.server && !this.executor.runner.current) {
+      this.executor.clearProblem();
+    }
     // A dead fence is restarted here, within one cycle; if it cannot be, the policy demotes.
     const fence: FenceInput | null = (await this.options.fence?.beforeDecide(dynamic.pause, observation)) ?? null;
-    const decideWithFence = (i: DecideInput): Decision => (fence ? applyFencePolicy(decide(i), i, fence) : decide(i));
+    const decideWithFence = (i: DecideInput): Decision => {
+      const raw = decide(i);
+      // decide is pure: the loop keeps primary_race_backoff's countdown for it (primary-race-backoff.ts).
+      if (raw.primaryRaceBackoffSinceMonoMs !== undefined) this.executor.self.primaryRaceBackoffSinceMonoMs = raw.primaryRaceBackoffSinceMonoMs;
+      return fence ? applyFencePolicy(raw, i, fence) : raw;
+    };
     const input: DecideInput = {
       view,
       dcsOk,
@@ -203,13 +260,13 @@ export class HaLoop {
       self,
     };
     if (view && needsMemberHealth(input)) {
-      input.memberHealth = await collectMemberHealth(view.members, local.name, {
+      input.memberHealth = await collectMemberHealth(raceMembers(view, input.config.failsafeMode === true), local.name, {
         timeoutMs: this.options.memberHealthTimeoutMs ?? 2000,
         fetchStatus: this.options.fetchStatus,
       });
     }
     const cycle: CycleState = { input, view, dynamic, observation };
-    let decision = decideWithFence(input);
+    let decision = await this.decideWithFailsafe(input, dynamic, decideWithFence);
     try {
       decision = await this.executor.execute(decision, cycle);
     } catch (err) {
@@ -217,16 +274,23 @@ export class HaLoop {
         // A write of this cycle failed: decide again as if the read had failed (lease-loss.ts).
         logger.error(`Error communicating with DCS: ${err.message}`);
         dcsOk = false;
-        decision = decideWithFence({ ...input, dcsOk: false, view: this.lastGoodView, monoNowMs: this.monoNow(), self: this.executor.snapshot() });
+        const again: DecideInput = { ...input, dcsOk: false, view: this.lastGoodView, monoNowMs: this.monoNow(), self: this.executor.snapshot() };
+        decision = await this.decideWithFailsafe(again, dynamic, decideWithFence);
         try {
           decision = await this.executor.execute(decision, { ...cycle, input: { ...input, dcsOk: false } });
-        } catch (again) {
-          logger.error(`failed to ${decision.action}: ${messageOf(again)}`);
+        } catch (retryErr) {
+          logger.error(`failed to ${decision.action}: ${messageOf(retryErr)}`);
         }
       } else {
         logger.error(`failed to ${decision.action}: ${messageOf(err)}`);
+        this.executor.reportProblem(decision.action, messageOf(err));
       }
+    } finally {
+      this.failsafe.takingKey = false;
     }
+    // Failsafe mode lasts only while its rounds succeed; anything else (the store is back, a demotion) ends it.
+    this.failsafe.activeUntilMonoMs = decision.action === 'keep-failsafe' ? decision.untilMonoMs : null;
+    if (dcsOk && view) await this.keepFailsafeKey(input, view);
 
     if (dcsOk) {
       const data = memberData(local, observation, this.executor.runner.current?.name ?? null, {
@@ -234,17 +298,66 @@ export class HaLoop {
         paused: dynamic.pause,
         fence: this.options.fence?.status() ?? null,
         watchdog: this.options.watchdog?.status() ?? null,
+        scheduledRestart: this.options.scheduledRestart?.() ?? null,
+        standbyLeader: isStandbyLeader(local.name, view, input.config.standbyCluster),
       });
       await dcs.touchMember(data, dynamic.ttl * 1000).catch((err: unknown) => logger.warn(`could not update the member key: ${messageOf(err)}`));
     }
+    // Patroni's _last_wal_lsn: the next cycle's primary_race_backoff asks whether the WAL moved since.
+    if (observation.server) this.executor.self.walLsnLastCycle = walPosition(observation.state);
     this.last = { decision, view, dcsOk, observation, dynamic };
     return this.last;
   }
 
+  /**
+   * failsafe_mode's inputs, then the decision: the POST /failsafe round when this primary has no
+   * store, and whom we promised not to race. The promise is read, the decision made and a race
+   * announced (`takingKey`) in one synchronous step, so a POST /failsafe cannot be accepted between
+   * "nobody pinged us" and the attempt to take the key.
+   */
+  private async decideWithFailsafe(input: DecideInput, dynamic: DynamicConfig, decideOnce: (i: DecideInput) => Decision): Promise<Decision> {
+    const local = this.options.local();
+    const round = needsFailsafeRound(input)
+      ? await askFailsafeMembers(this.failsafe.topology, failsafePing(local, input, await this.executor.slots.currentStatusSlots(input.view, dynamic, input.local.writeLsn)), {
+          post: this.options.postFailsafe ?? postFailsafeJson(),
+          monoNow: this.monoNow,
+        })
+      : null;
+    const on = input.config.failsafeMode === true;
+    const ttl = input.config.ttlMs;
+    input.failsafe = {
+      round,
+      pingedBy: on ? this.failsafe.pingedBy(ttl) : null,
+      leaderLsn: on ? this.failsafe.leaderLsn : null,
+      leaderSlots: on ? this.failsafe.pingedSlots(ttl) : null,
+    };
+    if (round) input.monoNowMs = this.monoNow();
+    const decision = decideOnce(input);
+    if (decision.action === 'acquire-and-promote') this.failsafe.takingKey = true;
+    return decision;
+  }
+
+  /**
+   * The leader keeps the `failsafe` key listing every member (Patroni's `_failsafe_config`, written
+   * after each renewal when it changed). Best effort: a failed write is retried next cycle.
+   */
+  private async keepFailsafeKey(input: DecideInput, view: ClusterView): Promise<void> {
+    if (!input.config.failsafeMode || this.executor.self.leaseDeadlineMonoMs === null) return;
+    const local = this.options.local();
+    const topology = failsafeTopologyToWrite(view, local.name, apiUrl(local));
+    if (topology === null) return;
+    try {
+      await this.options.dcs.setFailsafe(topology);
+      this.failsafe.wrote(topology);
+    } catch (err) {
+      if (!(err instanceof DcsError)) throw err;
+      this.options.logger.warn(`could not write the failsafe key: ${messageOf(err)}`);
+    }
+  }
+
   /** retry_timeout, ttl and loop_wait are dynamic: pass changes to the store and the watchdog. */
   private applyTiming(local: HactlConfig, dynamic: DynamicConfig): void {
-    const withTimeout = this.options.dcs as Dcs & { setRetryTimeout?: (ms: number) => void };
-    withTimeout.setRetryTimeout?.(dynamic.retry_timeout * 1000);
+    this.options.dcs.setRetryTimeout(dynamic.retry_timeout * 1000);
     const wd = this.options.watchdog;
     if (!wd) return;
     const key = JSON.stringify([local.watchdog, dynamic.ttl, dynamic.loop_wait]);

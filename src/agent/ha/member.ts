@@ -3,8 +3,9 @@
  * PostgreSQL state, where to reach it, its WAL position and timeline, tags, version.
  */
 import type { HactlConfig } from '../../config/index.js';
-import type { MemberData, MemberRole } from '../../dcs/index.js';
+import type { ClusterView, MemberData, MemberRole } from '../../dcs/index.js';
 import type { FenceStatusBody } from '../fence/index.js';
+import type { ScheduledRestart } from '../../protocol/index.js';
 import { apiUrl, connUrl } from '../settings.js';
 import type { WatchdogStatus } from '../watchdog/index.js';
 import type { LocalObservation } from './inputs.js';
@@ -27,7 +28,12 @@ function stateDuring(action: LongActionName | null): string | null {
   }
 }
 
-export function postgresStateName(obs: LocalObservation, action: LongActionName | null): string {
+/**
+ * The `state` of the member key and GET /patroni. A postmaster that died is `crashed`, except in
+ * pause: Patroni sets `stopped` there (nothing will start it; its patroni_api feature reads
+ * state=stopped after a replica's postmaster is killed in pause).
+ */
+export function postgresStateName(obs: LocalObservation, action: LongActionName | null, paused = false): string {
   const during = stateDuring(action);
   if (during) return during;
   switch (obs.state.role) {
@@ -37,16 +43,26 @@ export function postgresStateName(obs: LocalObservation, action: LongActionName 
     case 'starting':
       return 'starting';
     case 'crashed':
-      return 'crashed';
+      return paused ? 'stopped' : 'crashed';
     default:
       return 'stopped';
   }
 }
 
-export function memberRole(obs: LocalObservation): MemberRole {
+/**
+ * The role published in the member key and GET /patroni. `standbyLeader`: we hold the leader key of
+ * a standby cluster (Patroni's standby_leader role, which `list`, `topology` and the
+ * demote-cluster/promote-cluster waits read).
+ */
+export function memberRole(obs: LocalObservation, standbyLeader = false): MemberRole {
   if (obs.state.dataDir !== 'valid') return 'uninitialized';
   if (obs.state.role === 'primary') return 'primary';
-  return 'replica';
+  return standbyLeader ? 'standby_leader' : 'replica';
+}
+
+/** Whether this member is a standby cluster's standby leader, as the last cycle saw it. */
+export function isStandbyLeader(me: string, view: ClusterView | null, standbyCluster: unknown): boolean {
+  return standbyCluster != null && view?.leader?.name === me;
 }
 
 /**
@@ -78,18 +94,20 @@ export function memberData(
   local: HactlConfig,
   obs: LocalObservation,
   action: LongActionName | null,
-  options: { version: string; paused: boolean; fence?: FenceStatusBody | null; watchdog?: WatchdogStatus | null },
+  options: { version: string; paused: boolean; fence?: FenceStatusBody | null; watchdog?: WatchdogStatus | null; scheduledRestart?: ScheduledRestart | null; standbyLeader?: boolean },
 ): MemberData {
   const { state, server } = obs;
   const primary = state.role === 'primary';
   const data: MemberData = {
-    role: memberRole(obs),
-    state: postgresStateName(obs, action),
+    role: memberRole(obs, options.standbyLeader),
+    state: postgresStateName(obs, action, options.paused),
     apiUrl: apiUrl(local),
     connUrl: connUrl(local),
     version: options.version,
     timeline: state.timeline,
-    xlogLocation: primary ? state.writeLsn : state.replayedLsn,
+    // A stopped (or diverged, not started) member keeps reporting where it stopped, so GET /cluster and
+    // `list` show its lag growing as Patroni does.
+    xlogLocation: primary ? state.writeLsn : (state.replayedLsn ?? obs.stoppedAtLsn ?? null),
     receivedLsn: primary ? null : state.receivedLsn,
     replayedLsn: primary ? null : state.replayedLsn,
     replicationState: state.role === 'replica' ? (server?.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
@@ -102,5 +120,7 @@ export function memberData(
   if (options.paused) data.pause = true;
   if (options.fence) data.fence = fenceSummary(options.fence);
   if (options.watchdog) data.watchdog = watchdogSummary(options.watchdog);
+  // Patroni keeps the scheduled restart in the member key: every agent's GET /cluster shows it, and an agent started again reads it back.
+  if (options.scheduledRestart) data.extra = { scheduled_restart: options.scheduledRestart };
   return data;
 }

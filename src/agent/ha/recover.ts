@@ -1,10 +1,11 @@
 /**
  * PostgreSQL is not simply running: a long action is in flight, it is still starting, or it is
- * down (patroni-behaviour.md 4.1 steps 4, 5, 10; 4.5; 4.6).
+ * down (docs/patroni-behaviour.md 4.1 steps 3, 4, 8; 4.5; 4.6).
  */
 import { bare, runsAsPrimary, type Ctx, type DecisionDraft } from './context.js';
 import { divergedDecision, needsDivergenceCheck } from './follow.js';
-import { isFailoverPossible } from './health.js';
+import { isFailoverPossible } from './failover-eligibility.js';
+import { demoteToStandby } from './standby-leader.js';
 import { handOverFromLeader } from './switchover.js';
 import type { Decision } from './types.js';
 
@@ -50,6 +51,9 @@ export function decideDuringLongAction(ctx: Ctx): DecisionDraft {
 /** Patroni's `handle_starting_instance`, for the key holder. Null: a standby starting up follows the normal path. */
 export function decideStarting(ctx: Ctx): DecisionDraft | null {
   if (ctx.paused || !ctx.iAmLeader) return null;
+  // A standby leader must not come up writable (a data directory left as a primary's).
+  const notPrimary = ctx.standby ? demoteToStandby(ctx, ctx.standby) : null;
+  if (notPrimary) return notPrimary;
   const ifLockLost = bare({
     action: 'stop',
     releaseLeader: false,
@@ -69,7 +73,7 @@ export function decideStarting(ctx: Ctx): DecisionDraft | null {
 }
 
 /** Start a stopped replica (or a diverged former primary) towards `leader`. */
-function startAsSecondary(ctx: Ctx, leader: string | null): DecisionDraft {
+function startAsSecondary(ctx: Ctx, leader: string | null, reason = 'starting as a secondary'): DecisionDraft {
   if (leader !== null) {
     const diverged = divergedDecision(ctx, leader);
     if (diverged) return diverged;
@@ -78,7 +82,7 @@ function startAsSecondary(ctx: Ctx, leader: string | null): DecisionDraft {
     action: 'start-as-replica',
     leader,
     checkDivergence: leader !== null && needsDivergenceCheck(ctx, leader),
-    reason: 'starting as a secondary',
+    reason,
   };
 }
 
@@ -90,6 +94,17 @@ export function decideNotRunning(ctx: Ctx): DecisionDraft {
     return { action: 'no-action', reason: 'postgres is not running' };
   }
   if (!ctx.iAmLeader) return startAsSecondary(ctx, ctx.view.leader?.name ?? null);
+  // Patroni's post_recover: a start in place that failed (a broken postgresql.auto.conf, a full disk)
+  // fails the same way next time, so the key goes to a member that may do better.
+  if (ctx.input.self.primaryStartFailed) {
+    return { action: 'release-leader', demoted: true, reason: 'removed leader key after trying and failing to start postgres' };
+  }
+  // A standby leader starts as a standby of the remote (rewinding first if it left the remote's
+  // timeline, as a primary turned standby leader by demote-cluster has); never in place as a primary.
+  if (ctx.standby) {
+    const start = startAsSecondary(ctx, ctx.standby.name, 'starting as a standby leader because i had the session lock');
+    return start.action === 'start-as-replica' || start.action === 'rewind' ? { ...start, keepLease: true } : start;
+  }
 
   if (config.primaryStartTimeoutMs === 0 && isFailoverPossible(ctx)) {
     ctx.info('Primary crashed. Failing over.');
@@ -99,6 +114,15 @@ export function decideNotRunning(ctx: Ctx): DecisionDraft {
   // We were the primary moments ago and still hold the key: start in place, without a promotion,
   // so the timeline does not change and replicas keep streaming.
   if (local.role === 'crashed' && local.wasPrimary) {
+    // Issue 17: the postmaster is dead and every restart in place has failed (an unusable data
+    // directory, a broken configuration) since the first attempt, primary_start_timeout ago: give the
+    // key up now (the demotion's stop finds nothing to stop; the fence confirms nothing runs before
+    // the key is deleted) instead of retrying for ever while the cluster has no primary.
+    const since = ctx.input.self.startingSinceMonoMs;
+    if (since !== null && elapsedSinceMs(ctx, since) >= config.primaryStartTimeoutMs && isFailoverPossible(ctx)) {
+      ctx.info(`Demoting self because PostgreSQL could not be restarted in place within primary_start_timeout (${config.primaryStartTimeoutMs / 1000} s)`);
+      return { action: 'demote', mode: 'immediate', releaseLeader: true, leader: null, reason: 'released the leader key: the crashed primary could not be restarted in place within primary_start_timeout' };
+    }
     return { action: 'restart-primary', reason: 'starting primary after failure', ifLockLost };
   }
   return { action: 'start-as-replica', leader: null, checkDivergence: false, reason: 'starting as readonly because i had the session lock' };

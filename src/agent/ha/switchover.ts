@@ -1,12 +1,12 @@
 /**
  * The leader's side of a requested switchover/failover (Patroni's
- * `process_manual_failover_from_leader`, patroni-behaviour.md 4.4). The leader hands over only to
+ * `process_manual_failover_from_leader`, docs/patroni-behaviour.md 4.4). The leader hands over only to
  * a healthy candidate; any request it will not carry out is deleted with the reason logged, which
  * is what makes `POST /switchover` answer "Switchover failed" instead of waiting forever.
  */
 import type { Ctx, DecisionDraft } from './context.js';
 import type { Decision } from './types.js';
-import { failoverActionName, isFailoverPossible } from './health.js';
+import { failoverActionName, isFailoverPossible } from './failover-eligibility.js';
 
 /**
  * Null when there is nothing to hand over this cycle (notes and `ctx.clearFailover` may be set).

@@ -4,64 +4,17 @@
  * steps out in order: `sync` key writes with compare-and-set on its version, the setting with
  * ALTER SYSTEM + reload (postgresql.auto.conf: the managed postgresql.conf is rewritten by other
  * paths, the auto file wins over it and survives them). Before a promotion, the key is taken over
- * and the setting reset (`prePromote`).
+ * and the setting set to what sync.ts plans for it (`prePromote`).
  *
  * Never throws from `manage`: a failed step is logged and the next cycle plans again from what it
  * sees, which the ordering in sync.ts keeps safe.
  */
 import type { DynamicConfig } from '../../config/index.js';
 import type { ClusterView, Dcs } from '../../dcs/index.js';
-import { parseLsnOrNull, withConnection, type PgContext } from '../../postgres/index.js';
 import type { LineLogger } from '../../logger.js';
-import { planSync, prePromoteSync, syncSettingsFrom, type StandbyConnection, type SyncStep, type Watermark } from './sync.js';
+import type { LocalPostgres } from './local-postgres.js';
+import { planSync, prePromoteSync, syncSettingsFrom, type SyncStep, type Watermark } from './sync.js';
 import type { Note } from './types.js';
-
-interface ServerSyncView {
-  connections: StandbyConnection[];
-  primaryLsn: bigint;
-  ssn: string;
-  managed: boolean;
-}
-
-/** Walsenders first, then the position: a watermark must cover every commit acknowledged before it was taken. */
-async function readServer(ctx: PgContext): Promise<ServerSyncView> {
-  return withConnection(
-    ctx,
-    async (client) => {
-      const rows = (
-        await client.query<{ pid: number; application_name: string; state: string; sync_state: string; flush_lsn: string | null }>(
-          'SELECT pid, application_name, state, sync_state, flush_lsn::text AS flush_lsn FROM pg_catalog.pg_stat_replication',
-        )
-      ).rows;
-      const setting = (
-        await client.query<{ setting: string; sourcefile: string | null }>(
-          "SELECT setting, sourcefile FROM pg_catalog.pg_settings WHERE name = 'synchronous_standby_names'",
-        )
-      ).rows[0];
-      const lsn = (await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
-      return {
-        connections: rows.map((r) => ({ name: r.application_name, pid: r.pid, state: r.state, syncState: r.sync_state, flushLsn: parseLsnOrNull(r.flush_lsn) })),
-        primaryLsn: parseLsnOrNull(lsn) ?? 0n,
-        ssn: setting?.setting ?? '',
-        managed: setting?.sourcefile?.endsWith('postgresql.auto.conf') ?? false,
-      };
-    },
-    { connectTimeoutMs: 2000 },
-  );
-}
-
-/** ALTER SYSTEM (works on a standby too: it only writes postgresql.auto.conf) and reload. */
-export async function setSynchronousStandbyNames(ctx: PgContext, value: string): Promise<void> {
-  await withConnection(
-    ctx,
-    async (client) => {
-      if (value === '') await client.query('ALTER SYSTEM RESET synchronous_standby_names');
-      else await client.query(`ALTER SYSTEM SET synchronous_standby_names = ${client.escapeLiteral(value)}`);
-      await client.query('SELECT pg_catalog.pg_reload_conf()');
-    },
-    { connectTimeoutMs: 2000 },
-  );
-}
 
 export interface SyncManagerEnv {
   dcs: Dcs;
@@ -78,7 +31,7 @@ export class SyncManager {
   constructor(private readonly env: SyncManagerEnv) {}
 
   /** One leader cycle with PostgreSQL running as the primary. */
-  async manage(ctx: PgContext, view: ClusterView, dynamic: DynamicConfig, me: string): Promise<void> {
+  async manage(pg: LocalPostgres, view: ClusterView, dynamic: DynamicConfig, me: string): Promise<void> {
     const settings = syncSettingsFrom(dynamic);
     if (settings.mode === 'off') {
       if (this.offChecked && view.sync === null) return;
@@ -86,7 +39,7 @@ export class SyncManager {
       this.offChecked = false;
     }
     try {
-      const server = await readServer(ctx);
+      const server = await pg.syncReplicationState();
       const plan = planSync({
         me,
         settings,
@@ -100,7 +53,7 @@ export class SyncManager {
       this.logNotes(plan.notes);
       this.watermarks = plan.watermarks;
       for (const step of plan.steps) {
-        if (!(await this.apply(ctx, step))) return;
+        if (!(await this.apply(pg, step))) return;
       }
       if (settings.mode === 'off') this.offChecked = true;
     } catch (err) {
@@ -110,20 +63,21 @@ export class SyncManager {
 
   /**
    * Before promoting in synchronous mode: the key names only us (compare-and-set on the version we
-   * saw), then the setting is reset. False when the key changed under us (Patroni postpones).
+   * saw), then the setting is set (empty, or in strict mode the kept standbys / placeholder). False when the key changed under us (Patroni postpones).
    */
-  async prePromote(ctx: PgContext, view: ClusterView | null, dynamic: DynamicConfig, me: string): Promise<boolean> {
+  async prePromote(pg: LocalPostgres, view: ClusterView | null, dynamic: DynamicConfig, me: string): Promise<boolean> {
     const settings = syncSettingsFrom(dynamic);
     const plan = prePromoteSync(me, settings, view);
     if (plan.key && !(await this.env.dcs.setSyncState(plan.key, plan.ifVersion))) return false;
     this.watermarks = new Map();
-    if (settings.mode !== 'off' || (await readServer(ctx).then((s) => s.managed && s.ssn !== '', () => false))) {
-      await setSynchronousStandbyNames(ctx, plan.ssn);
+    // An unreadable server counts as "not managed by us": the reset is then skipped, as before any promotion.
+    if (settings.mode !== 'off' || (await pg.syncReplicationState().then((s) => s.managed && s.ssn !== '', () => false))) {
+      await pg.setSynchronousStandbyNames(plan.ssn);
     }
     return true;
   }
 
-  private async apply(ctx: PgContext, step: SyncStep): Promise<boolean> {
+  private async apply(pg: LocalPostgres, step: SyncStep): Promise<boolean> {
     const { dcs, logger } = this.env;
     switch (step.kind) {
       case 'write-key':
@@ -134,7 +88,7 @@ export class SyncManager {
         await dcs.deleteSyncState(step.ifVersion);
         return true;
       case 'set-ssn':
-        await setSynchronousStandbyNames(ctx, step.value);
+        await pg.setSynchronousStandbyNames(step.value);
         // Watermarks are taken again under the new setting, once every walsender has loaded it.
         this.watermarks = new Map();
         logger.info(step.value === '' ? 'synchronous_standby_names reset' : `synchronous_standby_names set to ${step.value}`);

@@ -1,5 +1,5 @@
 /**
- * Who may take over in synchronous mode (patroni-behaviour.md 4.2, 4.4, 4.9): only the former
+ * Who may take over in synchronous mode (docs/patroni-behaviour.md 4.2, 4.4, 4.9): only the former
  * leader or a standby listed in the `sync` key, because only they are known to hold every
  * acknowledged commit (sync.ts keeps the key to that promise). With a quorum in the key, a listed
  * standby also needs that many other listed standbys to answer and not be ahead of it: of
@@ -7,7 +7,7 @@
  */
 import type { SyncState } from '../../dcs/index.js';
 import type { Ctx } from './context.js';
-import { healthOf, walPosition } from './health.js';
+import { healthOf, walPosition, type Exclusion } from './candidate-facts.js';
 import { includesName } from './sync-names.js';
 
 /** The `sync` key when synchronous mode is on and a leader has written it; null = no restriction. */
@@ -28,19 +28,19 @@ function describe(sync: SyncState): string {
 }
 
 /**
- * The leader race's synchronous-mode check for this member (a replica): true when it may race.
- * Adds the reason to the notes when it may not.
+ * The leader race's synchronous-mode check for this member (a replica): null when it may race,
+ * else why not (the reason is also added to the notes, as Patroni logs it).
  */
-export function syncAllowsRace(ctx: Ctx): boolean {
+export function syncRaceExclusion(ctx: Ctx): Exclusion | null {
   const sync = activeSyncState(ctx);
-  if (sync === null) return true;
-  if (sync.leader?.toLowerCase() === ctx.me.toLowerCase()) return true;
+  if (sync === null) return null;
+  if (sync.leader?.toLowerCase() === ctx.me.toLowerCase()) return null;
   if (!includesName(sync.syncStandbys, ctx.me)) {
     ctx.info(`Not promoting: ${ctx.me} is not a synchronous standby in synchronous mode (sync key: ${describe(sync)})`);
-    return false;
+    return { code: 'sync', reason: `not a synchronous standby in synchronous mode; sync key: ${describe(sync)}` };
   }
   const quorum = sync.quorum ?? 0;
-  if (quorum <= 0) return true;
+  if (quorum <= 0) return null;
   const mine = walPosition(ctx.local);
   let votes = 0;
   for (const name of sync.syncStandbys) {
@@ -51,9 +51,9 @@ export function syncAllowsRace(ctx: Ctx): boolean {
       votes += 1;
     }
   }
-  if (votes >= quorum) return true;
+  if (votes >= quorum) return null;
   ctx.info(`Quorum requirement ${quorum} can not be reached: ${votes} vote(s) (sync key: ${describe(sync)})`);
-  return false;
+  return { code: 'sync', reason: `quorum ${quorum} can not be reached: ${votes} vote(s) from the other synchronous standbys; sync key: ${describe(sync)}` };
 }
 
 /**

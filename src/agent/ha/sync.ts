@@ -1,5 +1,5 @@
 /**
- * Synchronous replication on the leader (Patroni's synchronous_mode, patroni-behaviour.md 4.9),
+ * Synchronous replication on the leader (Patroni's synchronous_mode, docs/patroni-behaviour.md 4.9),
  * as a pure plan: from the cluster view, the walsenders seen in pg_stat_replication and the
  * current `synchronous_standby_names`, which standbys commits should wait for, and the ordered
  * writes (the `sync` key, the setting) that get there without ever overstating the key.
@@ -55,7 +55,21 @@ export interface StandbyConnection {
   state: string;
   /** async, potential, sync, quorum. */
   syncState: string;
+  /**
+   * The position commits wait for on this standby (ackPositionColumn): flush_lsn, or replay_lsn /
+   * write_lsn under synchronous_commit remote_apply / remote_write. Lag against maximum_lag_on_syncnode
+   * and readiness are measured on it, as Patroni does.
+   */
   flushLsn: bigint | null;
+}
+
+/**
+ * The pg_stat_replication column a commit waits for under `synchronousCommit` (Patroni's sort_col in
+ * SyncHandler.current_state): a standby whose replay is paused under remote_apply holds commits back
+ * although its flush position keeps up, so its lag must be counted on replay_lsn.
+ */
+export function ackPositionColumn(synchronousCommit: string): 'replay_lsn' | 'write_lsn' | 'flush_lsn' {
+  return synchronousCommit === 'remote_apply' ? 'replay_lsn' : synchronousCommit === 'remote_write' ? 'write_lsn' : 'flush_lsn';
 }
 
 /** Since when (walsender pid, primary position) a standby has been reported synchronous. */
@@ -186,15 +200,20 @@ export function planSync(input: SyncInput): SyncPlan {
     }
   }
 
+  const keyIsMine = key !== null && key.leader === me;
+  // Strict mode with nobody to pick (Patroni 4's _handle_synchronous_strict_mode): the standbys the key
+  // lists stay in the setting and in the key, so commits go on waiting for what the key promises.
+  const kept = settings.strict && picked.length === 0 && keyIsMine ? base : [];
   let desired: SyncNames;
   if (picked.length === 0) {
     if (settings.strict) {
+      desired = strictSetting(settings, kept, keyIsMine ? key.quorum : null);
       notes.push({
         level: 'warning',
-        message:
-          'No active replication connections from Patroni members and synchronous_mode_strict is requested: writes wait until a synchronous standby connects',
+        message: `No active replication connections from Patroni members and synchronous_mode_strict is requested: writes wait until a synchronous standby connects (${
+          kept.length > 0 ? `synchronous_standby_names keeps ${renderSyncNames(desired)}, the standbys the sync key lists` : "Patroni's placeholder standby name"
+        })`,
       });
-      desired = { method: settings.mode === 'quorum' ? 'any' : 'first', num: 1, names: [STRICT_PLACEHOLDER] };
     } else {
       desired = { method: 'first', num: 0, names: [] };
     }
@@ -208,13 +227,13 @@ export function planSync(input: SyncInput): SyncPlan {
   const quorumMode = settings.mode === 'quorum';
 
   // The key never lists a standby that is not ready under the setting in force (and, when the
-  // setting changes this cycle, under the next one too).
-  const members = changeSsn
+  // setting changes this cycle, under the next one too). Kept standbys stay as listed: the setting
+  // waits for |kept| − quorum of them, which is what the key already promised for earlier commits.
+  const members = kept.length > 0 ? base : changeSsn
     ? base.filter((n) => includesName(ready, n) && includesName(picked, n))
     : picked.filter((n) => includesName(ready, n));
-  const quorum = changeSsn ? Math.max(quorumFor(members, current), quorumFor(members, desired)) : quorumFor(members, current);
-  const keyQuorum = quorumMode || quorum > 0 ? quorum : null;
-  const keyIsMine = key !== null && key.leader === me;
+  const quorum = kept.length > 0 ? (key?.quorum ?? 0) : changeSsn ? Math.max(quorumFor(members, current), quorumFor(members, desired)) : quorumFor(members, current);
+  const keyQuorum = kept.length > 0 ? (key?.quorum ?? null) : quorumMode || quorum > 0 ? quorum : null;
   if (!keyIsMine || !sameSet(members, base) || (key.quorum ?? 0) !== (keyQuorum ?? 0)) {
     const grows = members.some((n) => !includesName(base, n));
     if (keyIsMine && !grows) notes.push({ level: 'info', message: `Updating /sync key temporarily from ${listText(base)} to ${listText(members)}` });
@@ -229,13 +248,39 @@ export function planSync(input: SyncInput): SyncPlan {
 }
 
 /**
+ * The setting strict mode falls back to when no standby can be picked: the standbys the `sync` key
+ * lists, of which every commit then needs |standbys| − quorum (at least 1; `ANY` when that is fewer
+ * than all of them, since `FIRST k` of more names is read by quorumFor as waiting for all), or
+ * Patroni's placeholder when the key lists none. Either way no commit is acknowledged without a standby.
+ */
+export function strictSetting(settings: SyncSettings, standbys: readonly string[], quorum: number | null): SyncNames {
+  if (standbys.length === 0) return { method: settings.mode === 'quorum' ? 'any' : 'first', num: 1, names: [STRICT_PLACEHOLDER] };
+  const num = Math.max(1, standbys.length - (quorum ?? 0));
+  return { method: settings.mode === 'quorum' || num < standbys.length ? 'any' : 'first', num, names: [...standbys] };
+}
+
+/**
  * What a member writes just before it promotes in synchronous mode (Patroni's
- * process_sync_replication_prepromote): the key names only itself, so nobody else may take over
- * until a standby has caught up with the new timeline; the setting starts empty (or with the
- * strict placeholder, so no write is acknowledged without a standby).
+ * process_sync_replication_prepromote): the key names itself as leader, so nobody else may take over
+ * until a standby has caught up with the new timeline.
+ * - Not strict: no standbys, an empty setting (asynchronous until the leader picks one).
+ * - Strict (Patroni 4): the former key's leader and standbys other than itself stay listed, with the
+ *   former quorum, and the setting waits for them (the placeholder when there are none). Safe because
+ *   every commit acknowledged so far is on the former leader and on |standbys| − quorum of its
+ *   standbys, hence on |standbys| − quorum of the new list; the new primary acknowledges nothing
+ *   until they confirm it. Who may be promoted next is the same set as before (the former leader
+ *   plus its standbys): the list is never widened beyond the former key.
  */
 export function prePromoteSync(me: string, settings: SyncSettings, view: ClusterView | null): { key: SyncStateInput | null; ifVersion: number; ssn: string } {
   if (settings.mode === 'off') return { key: null, ifVersion: 0, ssn: '' };
-  const ssn = settings.strict ? renderSyncNames({ method: settings.mode === 'quorum' ? 'any' : 'first', num: 1, names: [STRICT_PLACEHOLDER] }) : '';
-  return { key: { leader: me, syncStandbys: [], quorum: settings.mode === 'quorum' ? 0 : null }, ifVersion: view?.sync?.keyVersion ?? 0, ssn };
+  const ifVersion = view?.sync?.keyVersion ?? 0;
+  if (!settings.strict) return { key: { leader: me, syncStandbys: [], quorum: settings.mode === 'quorum' ? 0 : null }, ifVersion, ssn: '' };
+  const former = view?.sync?.leader ? view.sync : null;
+  const standbys: string[] = [];
+  for (const name of former ? [former.leader!, ...former.syncStandbys] : []) {
+    if (name.toLowerCase() !== me.toLowerCase() && !includesName(standbys, name)) standbys.push(name);
+  }
+  const formerQuorum = Math.min(former?.quorum ?? 0, standbys.length);
+  const quorum = settings.mode === 'quorum' || formerQuorum > 0 ? formerQuorum : null;
+  return { key: { leader: me, syncStandbys: standbys, quorum }, ifVersion, ssn: renderSyncNames(strictSetting(settings, standbys, quorum)) };
 }

@@ -195,6 +195,7 @@ function isEntryPoint(): boolean {
   try {
     return import.meta.url === pathToFileURL(fs.realpathSync(entry)).href;
   } catch {
+    // argv[1] does not resolve: this module was imported, not run.
     return false;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The Linux watchdog ioctls (<linux/watchdog.h>), behind an injectable function so tests and the
  * `testing` driver never need a real device. Request numbers were checked against the header with
- * gcc on this machine kind (see reference/machine-notes.md §4).
+ * gcc on this machine kind (docs/watchdog-ioctls.md).
  */
 import { endianness } from 'node:os';
 import { IoctlError } from './errors.js';

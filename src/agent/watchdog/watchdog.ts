@@ -81,6 +81,7 @@ function writable(path: string): boolean {
     fs.accessSync(path, fs.constants.W_OK);
     return true;
   } catch {
+    // Absent or not writable is exactly what the answer false means (Patroni's is_healthy).
     return false;
   }
 }
@@ -116,6 +117,11 @@ export class Watchdog {
 
   get isRunning(): boolean {
     return this.device !== null;
+  }
+
+  /** Activated and not disabled since (the device may still be missing in `automatic` mode). */
+  get isActive(): boolean {
+    return this.active;
   }
 
   /**

@@ -67,3 +67,18 @@ export async function withAdminClient<T>(addr: string, opts: AdminClientOptions,
     client.close();
   }
 }
+
+/** Highest raft_term the reachable members among `addrs` report; null when none answered. */
+export async function clusterTerm(addrs: readonly string[], opts: AdminClientOptions): Promise<number | null> {
+  const terms = await Promise.all(
+    addrs.map((addr) =>
+      withAdminClient(addr, opts, (c) => c.status()).then(
+        (s) => s.raft_term,
+        // An unreachable member just does not count; the caller says when none answered.
+        () => null,
+      ),
+    ),
+  );
+  const known = terms.filter((t): t is number => t !== null);
+  return known.length > 0 ? Math.max(...known) : null;
+}

@@ -4,15 +4,22 @@
  * them keep working; fields after `enabled_code_version` are ours.
  */
 
-export type AdminOp = 'status' | 'members' | 'add' | 'remove' | 'transfer';
+export type AdminOp = 'status' | 'members' | 'add' | 'remove' | 'transfer' | 'join';
 
+/** `forwarded` is set by a member passing the request on to the leader: it must not travel further. */
 export type AdminRequest =
   | { kind: 'admin'; op: 'status' }
   | { kind: 'admin'; op: 'members' }
-  | { kind: 'admin'; op: 'add'; addr: string; timeoutMs?: number }
-  | { kind: 'admin'; op: 'remove'; addr: string; timeoutMs?: number }
+  | { kind: 'admin'; op: 'add'; addr: string; timeoutMs?: number; forwarded?: boolean }
+  | { kind: 'admin'; op: 'remove'; addr: string; timeoutMs?: number; forwarded?: boolean }
   /** No addr: the leader picks the most up-to-date voter. */
-  | { kind: 'admin'; op: 'transfer'; addr?: string; timeoutMs?: number };
+  | { kind: 'admin'; op: 'transfer'; addr?: string; timeoutMs?: number; forwarded?: boolean }
+  /**
+   * Sent by a member about itself (as pysyncobj's auto-join does): a new member started with the
+   * partner_addrs of a running group, or one recovered with `hactl raft recover` (`recovering`),
+   * asks to be added; it catches up as a learner and is promoted to voter once caught up.
+   */
+  | { kind: 'admin'; op: 'join'; addr: string; recovering?: boolean; timeoutMs?: number; forwarded?: boolean };
 
 /** pysyncobj's `state` numbers (0 follower, 1 candidate, 2 leader); `role` has our finer names. */
 export const STATE_CODE = { follower: 0, learner: 0, 'pre-candidate': 1, candidate: 1, leader: 2 } as const;
@@ -51,6 +58,8 @@ export interface AdminStatus {
   in_memory: boolean;
   storage_healthy: boolean;
   storage_error: string | null;
+  /** Recovered with `hactl raft recover` and still catching up: does not vote yet. */
+  recovering: boolean;
   /** partner_node_status_server_<addr> (2 heard from recently, 0 not), match_idx_server_<addr>, next_node_idx_server_<addr>. */
   [field: string]: StatusValue;
 }
@@ -82,6 +91,8 @@ export interface MembershipResult {
   message: string;
   voters: string[];
   learners: string[];
+  /** Log index of the configuration entry these lists come from (a rejoining member waits for a later one). */
+  configIndex?: number;
 }
 
 export type AdminResponse =
@@ -95,8 +106,4 @@ export interface RpcErrorBody {
   code: 'not-leader' | 'unavailable' | 'timeout' | 'storage' | 'stopped' | 'denied' | 'bad-request' | 'internal';
   message: string;
   leader?: string | null;
-}
-
-export function isAdminRequest(req: Record<string, unknown>): req is AdminRequest & Record<string, unknown> {
-  return req.kind === 'admin';
 }

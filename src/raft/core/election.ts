@@ -28,7 +28,7 @@ export function becomeFollower(s: RaftState, term: number, leader: NodeId | null
  * was partitioned away cannot force the healthy cluster into a new term when it returns.
  */
 export function campaign(s: RaftState, transfer: boolean): void {
-  if (!s.isVoter() || !s.persistHealthy) return;
+  if (!s.isVoter() || !s.persistHealthy || !s.canVote) return;
   if (transfer) {
     becomeCandidate(s, true);
     return;
@@ -114,7 +114,8 @@ export function handleVoteRequest(s: RaftState, msg: VoteRequest): void {
     s.vote === msg.from ||
     (s.vote === null && s.leader === null) ||
     (msg.type === 'PreVote' && msg.term > s.term);
-  const granted = canVote && upToDate;
+  // A member that lost its log (recovering) would vote for candidates missing committed entries.
+  const granted = canVote && upToDate && s.canVote;
   const resp: VoteResponse = {
     type: msg.type === 'PreVote' ? 'PreVoteResp' : 'VoteResp',
     from: s.id,

@@ -9,7 +9,12 @@ import { maybeSendTimeoutNow } from './transfer.js';
 import type { Membership, NodeId } from './types.js';
 
 export interface MembershipChange {
-  type: 'addLearner' | 'addVoter' | 'remove';
+  /**
+   * `rejoin`: a member whose log was lost asks to come back. A voter is first demoted to learner
+   * (one single-server change: it leaves the voter set), then promoted like `addVoter` once caught
+   * up, so it counts in no quorum before it again holds everything committed.
+   */
+  type: 'addLearner' | 'addVoter' | 'rejoin' | 'remove';
   node: NodeId;
 }
 
@@ -33,6 +38,17 @@ export function proposeMembership(s: RaftState, change: MembershipChange): Membe
     case 'addLearner':
       if (isMember(m, node)) return { ok: false, reason: `${node} is already a member` };
       return appendConfig(s, { voters: [...m.voters], learners: [...m.learners, node] });
+    case 'rejoin': {
+      if (!isVoter(m, node)) return proposeMembership(s, { type: 'addVoter', node });
+      if (node === s.id) return { ok: false, reason: `${node} is the leader and cannot rejoin as a learner` };
+      if (m.voters.length === 1) return { ok: false, reason: `${node} is the only voter` };
+      s.pendingPromotion = node;
+      const demoted = appendConfig(s, { voters: m.voters.filter((v) => v !== node), learners: [...m.learners, node] });
+      // What we knew of its log is gone with its data: catch it up from scratch, and promote it
+      // only on acknowledgements it sends from now on (a stale match would promote it at once).
+      s.progress.set(node, new Progress(node, s.log.lastIndex + 1));
+      return demoted;
+    }
     case 'addVoter':
       if (isVoter(m, node)) return { ok: false, reason: `${node} is already a voter` };
       // Catch-up phase (dissertation §4.2.1): the newcomer replicates as a non-voting learner first,

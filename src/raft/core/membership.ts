@@ -71,8 +71,3 @@ export function isMember(m: Membership, id: NodeId): boolean {
 export function quorum(m: Membership): number {
   return Math.floor(m.voters.length / 2) + 1;
 }
-
-export function sameMembership(a: Membership, b: Membership): boolean {
-  const eq = (x: NodeId[], y: NodeId[]) => x.length === y.length && x.every((v) => y.includes(v));
-  return eq(a.voters, b.voters) && eq(a.learners, b.learners);
-}

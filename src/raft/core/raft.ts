@@ -1,6 +1,6 @@
 import { becomeFollower, campaign, checkQuorum, handleVoteRequest, handleVoteResponse, inLease } from './election.js';
 import { handleAppend, handleSnapshot } from './follower.js';
-import { proposeMembership, type MembershipChange, type MembershipChangeResult } from './membership-change.js';
+import { afterCommit, afterFollowerProgress, proposeMembership, type MembershipChange, type MembershipChangeResult } from './membership-change.js';
 import type { ProgressState } from './progress.js';
 import { readIndex } from './reads.js';
 import { broadcast, handleAppendResponse, handleSnapshotResponse, heartbeat, maybeCommit } from './replication.js';
@@ -34,6 +34,7 @@ export interface RaftStatus {
   pendingPromotion: NodeId | null;
   leadTransferee: NodeId | null;
   persistHealthy: boolean;
+  canVote: boolean;
   lastStepDownReason: string | null;
   /** Replication state per peer; empty unless leader. */
   peers: Record<NodeId, PeerStatus>;
@@ -54,6 +55,7 @@ export class RaftCore {
       throw new Error('raft: electionTicksMin must be greater than heartbeatTicks');
     }
     this.s = new RaftState(config, initial);
+    this.s.hooks = { afterFollowerProgress, afterCommit };
     this.s.resetElectionTimer();
   }
 
@@ -77,7 +79,7 @@ export class RaftCore {
       return;
     }
     s.electionElapsed += 1;
-    if (s.electionElapsed >= s.randomizedElectionTimeout && s.isVoter() && s.persistHealthy) campaign(s, false);
+    if (s.electionElapsed >= s.randomizedElectionTimeout && s.isVoter() && s.persistHealthy && s.canVote) campaign(s, false);
   }
 
   step(msg: Message): void {
@@ -256,6 +258,12 @@ export class RaftCore {
     if (s.role !== 'follower') becomeFollower(s, s.term, null);
   }
 
+  /** Off while the member recovers from a lost log: no campaigning, no votes (see RaftState.canVote). */
+  setCanVote(canVote: boolean): void {
+    this.s.canVote = canVote;
+    if (canVote) this.s.resetElectionTimer();
+  }
+
   setPersistHealthy(healthy: boolean): void {
     this.s.persistHealthy = healthy;
     if (healthy) this.s.resetElectionTimer();
@@ -284,6 +292,7 @@ export class RaftCore {
       pendingPromotion: s.pendingPromotion,
       leadTransferee: s.leadTransferee,
       persistHealthy: s.persistHealthy,
+      canVote: s.canVote,
       lastStepDownReason: s.lastStepDownReason,
       peers,
     };

@@ -1,4 +1,3 @@
-import { afterCommit, afterFollowerProgress } from './membership-change.js';
 import { quorum } from './membership.js';
 import type { Progress } from './progress.js';
 import { confirmReads } from './reads.js';
@@ -35,7 +34,19 @@ function sendEntries(s: RaftState, to: NodeId, pr: Progress): boolean {
     startSnapshot(s, to, pr);
     return false;
   }
-  const last = Math.min(s.log.lastIndex, pr.next + s.cfg.maxEntriesPerAppend - 1);
+  let last = Math.min(s.log.lastIndex, pr.next + s.cfg.maxEntriesPerAppend - 1);
+  const maxBytes = s.cfg.maxAppendBytes;
+  if (maxBytes !== undefined) {
+    // Keep every Append within the transport's frame limit (one entry always goes).
+    let bytes = 0;
+    for (let i = pr.next; i <= last; i++) {
+      bytes += s.log.entry(i)!.data.byteLength + 32;
+      if (bytes > maxBytes && i > pr.next) {
+        last = i - 1;
+        break;
+      }
+    }
+  }
   s.send(appendMsg(s, to, prev, prevTerm, s.log.slice(pr.next, last + 1)));
   pr.sentCommit = s.commit;
   if (pr.state === 'replicate') {
@@ -123,7 +134,7 @@ export function handleAppendResponse(s: RaftState, msg: AppendResponse): void {
   else if (pr.state === 'snapshot' && pr.match >= s.log.snapshotIndex) pr.becomeReplicate();
   if (moved) {
     maybeCommit(s);
-    afterFollowerProgress(s, msg.from, pr);
+    s.hooks.afterFollowerProgress(s, msg.from, pr);
   }
   if (s.role === 'leader') replicateTo(s, msg.from, pr);
 }
@@ -163,7 +174,7 @@ export function handleSnapshotResponse(s: RaftState, msg: SnapshotResponse): voi
     if (pr.state === 'snapshot') pr.becomeProbe();
     if (moved) {
       maybeCommit(s);
-      afterFollowerProgress(s, msg.from, pr);
+      s.hooks.afterFollowerProgress(s, msg.from, pr);
     }
     if (s.role === 'leader') replicateTo(s, msg.from, pr);
     return;
@@ -187,6 +198,6 @@ export function maybeCommit(s: RaftState): void {
   if (q > s.commit && s.log.term(q) === s.term) {
     s.commitTo(q);
     s.needBroadcast = true;
-    afterCommit(s);
+    s.hooks.afterCommit(s);
   }
 }

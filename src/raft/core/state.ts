@@ -18,6 +18,16 @@ import type {
 
 export type InternalRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
+/**
+ * What replication calls when a follower made progress or the commit index moved (membership
+ * promotions, leadership transfer, released reads). Installed by RaftCore, so that replication.ts
+ * and membership-change.ts, which need each other's effects, do not import each other.
+ */
+export interface ProgressHooks {
+  afterFollowerProgress(s: RaftState, from: NodeId, pr: Progress): void;
+  afterCommit(s: RaftState): void;
+}
+
 /** A ReadIndex request waiting for a quorum to confirm leadership in round `round`. */
 export interface PendingRead {
   id: string;
@@ -32,6 +42,7 @@ export interface PendingRead {
 export class RaftState {
   readonly id: NodeId;
   readonly cfg: RaftConfig;
+  hooks: ProgressHooks = { afterFollowerProgress() {}, afterCommit() {} };
 
   term: number;
   vote: NodeId | null;
@@ -70,6 +81,11 @@ export class RaftState {
   needBroadcast = false;
 
   persistHealthy = true;
+  /**
+   * False while the member is being recovered (`hactl raft recover`): its log was lost, so it must
+   * neither campaign nor grant votes until the leader has caught it up and promoted it again.
+   */
+  canVote = true;
   lastStepDownReason: string | null = null;
 
   msgs: Message[] = [];

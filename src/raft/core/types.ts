@@ -156,6 +156,8 @@ export interface RaftConfig {
   random: () => number;
   /** Most entries in one Append message. */
   maxEntriesPerAppend: number;
+  /** Most entry bytes in one Append (at least one entry is always sent); unlimited when absent. */
+  maxAppendBytes?: number;
   /** Most unacknowledged Append messages per follower (pipelining). */
   maxInflightAppends: number;
   /** Snapshot chunk size in bytes. */

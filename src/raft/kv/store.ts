@@ -31,7 +31,7 @@
  */
 import { decodeCommand, isClientCommand, KvCommandError, type KvInput } from './command.js';
 import { decodeSnapshot, encodeSnapshot, KvStoreError, SNAPSHOT_FORMAT_VERSION } from './snapshot.js';
-import type { KvCommand, KvEntry, KvEvent, KvResult, Logger } from './types.js';
+import type { ExpireCommand, KvCommand, KvEntry, KvEvent, KvResult, Logger } from './types.js';
 
 export const SESSION_IDLE_ENTRIES = 100_000;
 export const MAX_SESSIONS = 10_000;
@@ -226,7 +226,7 @@ export class KvStore {
     return store;
   }
 
-  private execute(index: number, cmd: KvCommand, now: number, events: KvEvent[]): KvResult {
+  private execute(index: number, cmd: KvCommand | ExpireCommand, now: number, events: KvEvent[]): KvResult {
     switch (cmd.op) {
       case 'set': {
         const prev = this.entries.get(cmd.key) ?? null;

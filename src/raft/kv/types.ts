@@ -19,9 +19,18 @@ export type KvCommand =
   | { op: 'set'; key: string; value: string; ttlMs?: number | null; ifVersion?: number; ifValue?: string }
   | { op: 'delete'; key: string; ifVersion?: number; ifValue?: string }
   /** Delete every key under a prefix (cluster removal). */
-  | { op: 'deletePrefix'; prefix: string }
-  /** Proposed by the Raft leader only: drop `key` if it still has `version` (its lease ran out). */
-  | { op: 'expire'; key: string; version: number };
+  | { op: 'deletePrefix'; prefix: string };
+
+/**
+ * Internal, never a client's: the Raft leader's own tick proposes it when a lease ran out on the
+ * leader's clock, and it drops `key` if it still has `version`. The command boundary (RPC, the
+ * node's write(), the log decoder) refuses it from anyone else, so no client can end a lease early.
+ */
+export interface ExpireCommand {
+  op: 'expire';
+  key: string;
+  version: number;
+}
 
 /** A client write: (clientId, seq) lets a retried write apply exactly once. */
 export interface ClientCommand {

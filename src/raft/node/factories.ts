@@ -7,12 +7,12 @@ import { connectRpc, TcpTransport, type RaftTransport, type RpcClient } from '..
 import { toRaftConfig, type ResolvedOptions } from './options.js';
 
 export function createStorage(o: ResolvedOptions, logger: Logger): RaftStorage {
-  // MemoryStorage gets no logger: the node itself says loudly that it runs in memory.
-  return o.dataDir ? new FileStorage(o.dataDir, logger) : new MemoryStorage();
+  // resolveOptions let a node without data_dir through only with inMemoryForTests.
+  return o.dataDir ? new FileStorage(o.dataDir, logger) : new MemoryStorage(logger);
 }
 
 export function createTransport(o: ResolvedOptions, logger: Logger): RaftTransport {
-  return new TcpTransport({ selfAddr: o.selfAddr, bindAddr: o.bindAddr, password: o.password, logger });
+  return new TcpTransport({ selfAddr: o.selfAddr, bindAddr: o.bindAddr, password: o.password, clusterName: o.clusterName, logger });
 }
 
 export function createCore(o: ResolvedOptions, random: () => number, initial: RaftInitialState): RaftCore {

@@ -2,9 +2,10 @@
  * RPC connections from this node to other members, used to forward writes, reads and admin
  * requests to the leader. One cached client per address; a failed one is dropped and redialled.
  */
-import type { RpcClient, RpcPayload } from '../transport/types.js';
+import type { Dialer, RpcClient, RpcPayload } from '../transport/types.js';
+import type { RaftRequest } from './rpc.js';
 
-export type Dialer = (addr: string, opts: { password: string | null; timeoutMs: number }) => Promise<RpcClient>;
+export type { Dialer };
 
 export class PeerLinks {
   private readonly clients = new Map<string, Promise<RpcClient>>();
@@ -16,9 +17,14 @@ export class PeerLinks {
     private readonly connectTimeoutMs: number,
   ) {}
 
-  async request(addr: string, payload: RpcPayload, timeoutMs: number): Promise<RpcPayload> {
+  async request(addr: string, payload: RaftRequest, timeoutMs: number): Promise<RpcPayload> {
     if (this.closed) throw new Error('node is stopping');
     let pending = this.clients.get(addr);
+    // A cached connection to an earlier incarnation of the peer: drop it rather than fail on it.
+    if (pending !== undefined && !(await pending.catch(() => null))?.isOpen()) {
+      if (this.clients.get(addr) === pending) this.clients.delete(addr);
+      pending = undefined;
+    }
     if (pending === undefined) {
       pending = this.dial(addr, { password: this.password, timeoutMs: Math.min(this.connectTimeoutMs, timeoutMs) });
       this.clients.set(addr, pending);
@@ -38,6 +44,7 @@ export class PeerLinks {
   drop(addr: string): void {
     const pending = this.clients.get(addr);
     this.clients.delete(addr);
+    // A dial that failed has nothing to close.
     pending?.then((c) => c.close()).catch(() => {});
   }
 

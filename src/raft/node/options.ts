@@ -7,6 +7,7 @@ import type { RaftConfig } from '../core/types.js';
 import type { Logger } from '../kv/types.js';
 import type { RaftStorage } from '../storage/types.js';
 import type { RaftTransport } from '../transport/types.js';
+import type { Dialer } from '../transport/types.js';
 
 export interface RaftNodeOptions {
   /** Advertised address "host:port"; also this member's id. */
@@ -15,10 +16,20 @@ export interface RaftNodeOptions {
   partnerAddrs: string[];
   /** Address to listen on when it differs from selfAddr (NAT, 0.0.0.0). */
   bindAddr?: string;
-  /** Directory for the journal and snapshots; absent = in memory, state lost on restart. */
+  /**
+   * Directory for the voter file, journal and snapshots. Required: a voter that forgets its term,
+   * vote or log on restart can vote twice in a term. Only tests may run without one, and must say
+   * so with `inMemoryForTests` (or inject `storage`).
+   */
   dataDir?: string | null;
-  /** Cluster secret; absent = the port is open to anyone who reaches it. */
+  /** Tests only: keep everything in memory (MemoryStorage). Never set by the agent or the CLI. */
+  inMemoryForTests?: boolean;
+  /** Cluster secret. Required unless allowUnauthenticated: without it anyone who reaches the port takes part. */
   password?: string | null;
+  /** Run without a password on purpose (raft.allow_unauthenticated: loopback demos, tests). */
+  allowUnauthenticated?: boolean;
+  /** The cluster's name (the scope), which salts the password's key; random per process when absent. */
+  clusterName?: string | null;
   tickMs?: number;
   heartbeatMs?: number;
   electionTimeoutMinMs?: number;
@@ -35,6 +46,8 @@ export interface RaftNodeOptions {
   random?: () => number;
   storage?: RaftStorage;
   transport?: RaftTransport;
+  /** RPC connections to other members (forwarding, join requests); the in-memory twin in tests. */
+  dial?: Dialer;
 }
 
 export interface ResolvedOptions {
@@ -43,6 +56,7 @@ export interface ResolvedOptions {
   bindAddr: string;
   dataDir: string | null;
   password: string | null;
+  clusterName: string | null;
   tickMs: number;
   heartbeatMs: number;
   electionTimeoutMinMs: number;
@@ -82,12 +96,25 @@ export function checkAddr(addr: string, what: string): string {
 export function resolveOptions(o: RaftNodeOptions): ResolvedOptions {
   const selfAddr = checkAddr(o.selfAddr, 'self_addr');
   const partnerAddrs = [...new Set(o.partnerAddrs.map((a) => checkAddr(a, 'partner address')))].filter((a) => a !== selfAddr);
+  if (!o.dataDir && !o.inMemoryForTests && !o.storage) {
+    throw new RaftConfigError(
+      'raft.data_dir is required: a voting member keeps its term, vote and log on disk, or a restart could make it vote twice in one term ' +
+        '(Patroni used the working directory when it was missing; set data_dir: . for that)',
+    );
+  }
+  if (!o.password && !o.allowUnauthenticated && !o.transport) {
+    throw new RaftConfigError(
+      'raft.password is required: without it anyone who can reach the Raft port can vote, write and expire keys; ' +
+        'set raft.allow_unauthenticated: true to run without one on purpose (a loopback test cluster)',
+    );
+  }
   const r: ResolvedOptions = {
     selfAddr,
     partnerAddrs,
     bindAddr: o.bindAddr ? checkAddr(o.bindAddr, 'bind_addr') : selfAddr,
     dataDir: o.dataDir || null,
     password: o.password || null,
+    clusterName: o.clusterName || null,
     tickMs: o.tickMs ?? DEFAULTS.tickMs,
     heartbeatMs: o.heartbeatMs ?? DEFAULTS.heartbeatMs,
     electionTimeoutMinMs: o.electionTimeoutMinMs ?? DEFAULTS.electionTimeoutMinMs,
@@ -122,6 +149,7 @@ export function toRaftConfig(r: ResolvedOptions, random: () => number): RaftConf
     electionTicksMax: Math.max(ticks(r.electionTimeoutMaxMs), ticks(r.electionTimeoutMinMs) + 1),
     random,
     maxEntriesPerAppend: 512,
+    maxAppendBytes: 4 * 1024 * 1024,
     maxInflightAppends: 64,
     snapshotChunkBytes: 1024 * 1024,
     catchUpEntries: 64,

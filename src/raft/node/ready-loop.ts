@@ -32,6 +32,9 @@ export interface ReadySource {
   hasReady(): boolean;
   ready(): Ready;
   advance(rd: Ready): void;
+  /** Persisting failed: step down, stop campaigning, re-emit the unpersisted batch later. */
+  stepDown(reason: string): void;
+  setPersistHealthy(healthy: boolean): void;
 }
 
 export interface ReadyHandlers {
@@ -46,9 +49,8 @@ export interface ReadyHandlers {
    * file beside log syncs).
    */
   afterAdvance(): void;
-  /** Must call core.stepDown: the failed Ready is dropped (neither sent nor advanced). */
-  storageFailed(err: unknown): void;
-  storageRecovered(downForMs: number): void;
+  /** Persisting failed (the loop already stepped the core down): fail what waits on it. */
+  storageFailed(err: Error): void;
 }
 
 export class ReadyLoop {
@@ -59,6 +61,8 @@ export class ReadyLoop {
   /** Batches made durable and the time their syncs took (status, benchmarks). */
   syncCount = 0;
   syncMsTotal = 0;
+  /** Why persisting fails, while it does; null when healthy. */
+  storageError: string | null = null;
 
   /** Term and vote as last made durable: a change to either forces a sync. */
   private durable: { term: number; vote: string | null };
@@ -135,16 +139,18 @@ export class ReadyLoop {
     }
     const started = this.now();
     try {
+      // Hard state first: a snapshot or entries of a new term must never be on disk while the
+      // voter file still holds the old term (the storage writes in call order).
+      if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
       if (rd.snapshot !== null) await this.storage.saveSnapshot(rd.snapshot);
       if (rd.entries.length > 0) this.storage.append(rd.entries);
-      if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
       if (needsSync) await this.storage.sync();
       if (hs !== null) this.durable = { term: hs.term, vote: hs.vote };
       this.syncCount += 1;
       this.syncMsTotal += this.now() - started;
       return 'ok';
     } catch (err) {
-      this.handlers.storageFailed(err);
+      this.failed(err, rd.softState.role === 'leader');
     }
     // The storage keeps what failed queued (RaftStorage contract): a sync that succeeds flushed it.
     for (let attempt = 0; ; attempt++) {
@@ -153,12 +159,26 @@ export class ReadyLoop {
       if (this.stopped) return 'stopped';
       try {
         await this.storage.sync();
-        this.handlers.storageRecovered(this.now() - started);
+        this.logger.info(`raft: persisting works again after ${Math.round(this.now() - started)} ms; resuming`);
+        this.storageError = null;
+        this.core.setPersistHealthy(true);
         return 'dropped';
       } catch (err) {
         this.logger.warn(`raft: persisting the log still fails (${errorMessage(err)}); retrying in ${backoffMs(attempt + 1, 100, 5_000)} ms`);
       }
     }
+  }
+
+  private failed(err: unknown, wasLeader: boolean): void {
+    this.storageError = errorMessage(err);
+    this.logger.error(
+      `raft: cannot persist the log (${this.storageError}): ` +
+        (wasLeader ? 'stepping down so a healthy member can lead; ' : '') +
+        'pending writes are rejected, nothing unpersisted is acknowledged; retrying with backoff',
+    );
+    // Always: besides stepping a leader down, this stops campaigning and re-emits the unpersisted batch.
+    this.core.stepDown(`storage failure: ${this.storageError}`);
+    this.handlers.storageFailed(new Error(this.storageError));
   }
 }
 

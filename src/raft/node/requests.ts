@@ -1,47 +1,47 @@
 /**
  * Requests arriving on the Raft port (clients, admin tools, followers forwarding to the leader):
- * validated here at the boundary, then handed to the node. Failures go back as `{ok: false, error}`
- * with a code, never as a crash of the connection.
+ * checked at the boundary (rpc.ts decodeRequest), then handed to the node through the narrow
+ * interfaces below. Failures go back as `{ok: false, error}` with a code, never as a crash of the
+ * connection.
  */
-import type { RaftNode } from '../node.js';
-import type { KvCommand } from '../kv/types.js';
+import { handleAdminRequest, type AdminTarget } from '../admin/server.js';
+import type { KvCommand, KvEntry, KvResult } from '../kv/types.js';
 import type { RpcPayload } from '../transport/types.js';
-import { handleAdminRequest } from '../admin/server.js';
-import { errorBody, isRecord } from './rpc.js';
-import { RaftRequestDenied } from './errors.js';
+import { decodeRequest, errorBody, type KvRequest } from './rpc.js';
 
-export async function handleRequest(node: RaftNode, req: RpcPayload): Promise<RpcPayload> {
+export type ReadQuery = { key: string } | { prefix: string };
+
+/** What a node offers KV clients over the port; RaftNode implements it. */
+export interface KvTarget {
+  readonly requestTimeoutMs: number;
+  now(): number;
+  write(command: KvCommand, opts: { timeoutMs?: number }): Promise<KvResult>;
+  submitWrite(clientId: string, seq: number, command: KvCommand, deadline: number, forwarded: boolean): Promise<KvResult>;
+  readLocal(query: ReadQuery): KvEntry | null | KvEntry[];
+  submitRead(query: ReadQuery, deadline: number, forwarded: boolean): Promise<KvEntry | null | KvEntry[]>;
+}
+
+export type RequestTarget = KvTarget & AdminTarget;
+
+export async function handleRequest(node: RequestTarget, payload: RpcPayload): Promise<RpcPayload> {
   try {
-    if (req.kind === 'admin') return await handleAdminRequest(node, req);
-    if (req.kind === 'kv') return await handleKvRequest(node, req);
-    throw new RaftRequestDenied(`unknown request kind ${JSON.stringify(req.kind)}`);
+    const req = decodeRequest(payload);
+    if (req.kind === 'admin') return (await handleAdminRequest(node, req)) as unknown as RpcPayload;
+    return await handleKvRequest(node, req);
   } catch (err) {
     return { ok: false, error: errorBody(err) };
   }
 }
 
-async function handleKvRequest(node: RaftNode, req: RpcPayload): Promise<RpcPayload> {
-  const timeoutMs = typeof req.timeoutMs === 'number' && req.timeoutMs > 0 ? Math.min(req.timeoutMs, 120_000) : node.options.requestTimeoutMs;
-  const deadline = node.handlerNow() + timeoutMs;
+async function handleKvRequest(node: KvTarget, req: KvRequest): Promise<RpcPayload> {
+  const timeoutMs = req.timeoutMs ?? node.requestTimeoutMs;
+  const deadline = node.now() + timeoutMs;
   const forwarded = req.forwarded === true;
   if (req.op === 'write') {
-    if (!isRecord(req.command)) throw new RaftRequestDenied('write: command must be an object');
-    const command = req.command as unknown as KvCommand;
-    if (req.clientId === undefined && req.seq === undefined) {
-      return { ok: true, result: await node.write(command, { timeoutMs }) };
-    }
-    if (typeof req.clientId !== 'string' || req.clientId === '' || !Number.isSafeInteger(req.seq) || (req.seq as number) <= 0) {
-      throw new RaftRequestDenied('write: clientId must be a non-empty string and seq a positive integer');
-    }
-    return { ok: true, result: await node.submitWrite(req.clientId, req.seq as number, command, deadline, forwarded) };
+    if (req.clientId === undefined || req.seq === undefined) return { ok: true, result: await node.write(req.command, { timeoutMs }) };
+    return { ok: true, result: await node.submitWrite(req.clientId, req.seq, req.command, deadline, forwarded) };
   }
-  if (req.op === 'read') {
-    const hasKey = typeof req.key === 'string';
-    const hasPrefix = typeof req.prefix === 'string';
-    if (hasKey === hasPrefix) throw new RaftRequestDenied('read: give exactly one of key or prefix');
-    const query = hasKey ? { key: req.key as string } : { prefix: req.prefix as string };
-    const value = req.linearizable === false ? node.readLocal(query) : await node.submitRead(query, deadline, forwarded);
-    return hasKey ? { ok: true, entry: value } : { ok: true, entries: value };
-  }
-  throw new RaftRequestDenied(`unknown kv op ${JSON.stringify(req.op)}`);
+  const query: ReadQuery = req.key !== undefined ? { key: req.key } : { prefix: req.prefix! };
+  const value = req.linearizable === false ? node.readLocal(query) : await node.submitRead(query, deadline, forwarded);
+  return req.key !== undefined ? { ok: true, entry: value } : { ok: true, entries: value };
 }

@@ -13,6 +13,7 @@ const VERSION: string = (() => {
   try {
     return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
   } catch {
+    // A bundled or relocated build without package.json: the status says so rather than failing.
     return 'unknown';
   }
 })();
@@ -26,6 +27,8 @@ export interface StatusInput {
   uptimeS: number;
   inMemory: boolean;
   storageError: string | null;
+  /** After `hactl raft recover`, until caught up and promoted: not voting. */
+  recovering: boolean;
   connectionTimeoutMs: number;
 }
 
@@ -77,6 +80,7 @@ export function buildStatus(i: StatusInput): AdminStatus {
     in_memory: i.inMemory,
     storage_healthy: i.storageError === null,
     storage_error: i.storageError,
+    recovering: i.recovering,
   };
   for (const p of partners) status[`partner_node_status_server_${p}`] = connected(p) ? 2 : 0;
   for (const id of peerIds.sort()) {

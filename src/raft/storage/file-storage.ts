@@ -1,5 +1,6 @@
 /**
  * Durable Raft storage in a data directory:
+ *   voter                     term, vote and recovery state, two checksummed copies (voter-file.ts)
  *   snapshot                  the latest snapshot (snapshot-file.ts), replaced atomically
  *   0000000000000001.wal ...  journal segments (journal.ts), append-only, replayed in order
  *
@@ -10,9 +11,12 @@
  * same offset (rewriting, not just re-fsyncing: after a failed fsync Linux may have dropped the
  * dirty pages — PostgreSQL's "fsyncgate").
  *
- * Every segment starts with a header and the hard state as of its creation, so that deleting
- * segments covered by a snapshot never loses term and vote. A segment is deleted only when all of
- * its entries are ≤ the snapshot index; replay rules (replay.ts) make any leftover harmless.
+ * A hard state whose term or vote changed is written to the voter file before the journal write
+ * of the same batch (both are durable before sync() resolves); the journal's HARD_STATE records
+ * carry the commit index. Every write to a segment starts with a BATCH record (its offset and
+ * length) so that recovery can tell a torn last write from damage to synced data (tail.ts).
+ * A segment is deleted only when all of its entries are ≤ the snapshot index; replay rules
+ * (replay.ts) make any leftover harmless.
  *
  * Snapshots come in two kinds. One that agrees with the log (local compaction, keepFollowing) only
  * makes a prefix of the log redundant, so its file is written and fsynced beside the queue, in
@@ -24,17 +28,17 @@
  * queued after it waits, since those records are only valid on top of it. Snapshot files are
  * written one at a time, in call order (fileLane).
  */
-import { join } from 'node:path';
 import type { Entry, HardState, Snapshot } from '../core/types.js';
 import type { Logger } from '../kv/types.js';
 import type { LoadedState, RaftStorage } from './types.js';
 import { StorageIoError } from './errors.js';
-import { fsyncDir, nodeFs, type StorageFs } from './fs.js';
-import { encodeEntries, encodeHardState, encodeHeader, encodeSnapshotMark } from './journal.js';
-import { readSnapshotFile, writeFully, writeSnapshotFile } from './snapshot-file.js';
+import { nodeFs, type StorageFs } from './fs.js';
+import { BATCH_RECORD_BYTES, encodeEntries, encodeHardState, encodeSnapshotMark } from './journal.js';
+import { writeSnapshotFile } from './snapshot-file.js';
 import { TermIndex } from './term-index.js';
-import { INITIAL_HARD_STATE } from './replay.js';
-import { loadJournal, segmentFileName, type SegmentInfo } from './recovery.js';
+import { openDataDir } from './data-dir.js';
+import { markSlot, MARKS_ONLY_BYTES, SegmentWriter } from './segment-writer.js';
+import type { RecoveryState, VoterFile, VoterState } from './voter-file.js';
 
 export interface FileStorageOptions {
   /** File-system layer; tests inject faults here. Default: node:fs. */
@@ -50,7 +54,14 @@ interface RecordsOp {
   bytes: number;
   maxIndex: number;
   hardState: HardState | null;
-  inFlight: boolean;
+  /** Term, vote or recovery changed: the voter file is written before this op's journal bytes. */
+  voter: VoterState | null;
+  /**
+   * Set once its write was tried: nothing more is merged into it, so a retry after a failure
+   * writes exactly the same bytes at the same offset (a torn mix of two attempts must read as
+   * torn, never as a complete record with a bad checksum).
+   */
+  attempted: boolean;
 }
 
 interface SnapshotOp {
@@ -58,6 +69,7 @@ interface SnapshotOp {
   seq: number;
   snapshot: Snapshot;
   keepFollowing: boolean;
+  call: number;
   fileWritten: boolean;
   segmentSeq: number | null;
 }
@@ -73,6 +85,8 @@ interface Waiter {
 /** A keep-following snapshot whose file is not durable yet (written beside the log queue). */
 interface SnapshotJob {
   snapshot: Snapshot;
+  /** Order of the saveSnapshot() call: a file may only be replaced by a later call's. */
+  call: number;
   /** Queue position that must be durable before the file is written. */
   after: number;
   state: 'waiting' | 'writing' | 'failed';
@@ -81,23 +95,17 @@ interface SnapshotJob {
   settle: { resolve: (seq: number) => void; reject: (err: unknown) => void };
 }
 
-const EMPTY = Buffer.alloc(0);
 
 export class FileStorage implements RaftStorage {
   readonly inMemory = false;
   private readonly fs: StorageFs;
   private readonly segmentBytes: number;
   private state: 'new' | 'open' | 'closed' = 'new';
-  private segments: SegmentInfo[] = [];
-  private activeFd: number | null = null;
-  /** Header, hard state (and snapshot mark) of a new active segment, not yet durable. */
-  private activePrefix: Buffer | null = null;
-  /** Set while bytes past the active segment's durable size may be garbage from a failed write. */
-  private activeDirty = false;
-  private nextSeq = 1;
-  /** Hard state as of the last durable op: the one a new segment starts with. */
-  private writtenHardState: HardState = INITIAL_HARD_STATE;
+  private journal!: SegmentWriter;
   private readonly terms = new TermIndex();
+  private voter: VoterFile | null = null;
+  /** Voter state as of the last queued op (what the next change is compared with). */
+  private queuedVoter: VoterState = { term: 0, vote: null, recovery: null };
   private queue: Op[] = [];
   private queuedSeq = 0;
   private durableSeq = 0;
@@ -105,6 +113,9 @@ export class FileStorage implements RaftStorage {
   private draining: Promise<void> | null = null;
   /** Keep-following snapshots not yet in the queue, in call order. */
   private jobs: SnapshotJob[] = [];
+  private snapshotCalls = 0;
+  /** Call number of the newest snapshot file written: an older call's file must never follow it. */
+  private newestFileCall = 0;
   /** Serialises snapshot-file writes and segment deletion (both touch files the queue does not). */
   private fileLane: Promise<void> = Promise.resolve();
 
@@ -122,37 +133,39 @@ export class FileStorage implements RaftStorage {
     await this.fs.mkdir(this.dataDir).catch((err: unknown) => {
       throw new StorageIoError('create directory', this.dataDir, err);
     });
-    const snapshot = await readSnapshotFile(this.fs, this.dataDir);
-    const journal = await loadJournal(this.fs, this.dataDir, snapshot, this.logger);
-    this.segments = journal.segments;
-    this.nextSeq = journal.nextSeq;
-    this.writtenHardState = journal.hardState;
-    const last = this.segments[this.segments.length - 1];
-    if (last) {
-      this.activeFd = await this.fs.open(last.path, 'r+').catch((err: unknown) => {
-        throw new StorageIoError('open', last.path, err);
-      });
-    }
+    const { snapshot, journal, voter, hardState, recovery } = await openDataDir(this.fs, this.dataDir, this.logger);
+    this.voter = voter;
+    this.queuedVoter = { term: hardState.term, vote: hardState.vote, recovery };
+    this.journal = await SegmentWriter.open(this.fs, this.dataDir, this.logger, journal, hardState, this.segmentBytes);
     this.terms.reset(snapshot?.meta.index ?? 0, snapshot?.meta.term ?? 0, journal.entries);
     this.state = 'open';
     const range = journal.entries.length > 0 ? `${this.terms.firstIndex}..${this.terms.lastIndex}` : 'none';
     this.logger.info(
       `raft storage: loaded ${this.dataDir}: snapshot index ${snapshot?.meta.index ?? 'none'}, entries ${range}, ` +
-        `term ${journal.hardState.term}, ${this.segments.length} segment(s)`,
+        `term ${hardState.term}, ${journal.segments.length} segment(s)` + (recovery ? ', recovering (not voting until caught up)' : ''),
     );
-    return { hardState: journal.hardState, snapshot, entries: journal.entries };
+    return { hardState, snapshot, entries: journal.entries, recovery };
   }
 
   append(entries: Entry[]): void {
     this.assertOpen();
     if (entries.length === 0) return;
     this.terms.append(entries);
-    this.enqueue(encodeEntries(entries), entries[entries.length - 1]!.index, null);
+    this.enqueue(encodeEntries(entries), entries[entries.length - 1]!.index, null, null);
   }
 
   setHardState(hardState: HardState): void {
     this.assertOpen();
-    this.enqueue(encodeHardState(hardState), 0, { ...hardState });
+    const q = this.queuedVoter;
+    const voter = hardState.term !== q.term || hardState.vote !== q.vote ? { term: hardState.term, vote: hardState.vote, recovery: q.recovery } : null;
+    if (voter) this.queuedVoter = voter;
+    this.enqueue(encodeHardState(hardState), 0, { ...hardState }, voter);
+  }
+
+  setRecovery(recovery: RecoveryState | null): void {
+    this.assertOpen();
+    this.queuedVoter = { ...this.queuedVoter, recovery: recovery ? { ...recovery } : null };
+    this.enqueue(null, 0, null, this.queuedVoter);
   }
 
   sync(): Promise<void> {
@@ -182,12 +195,13 @@ export class FileStorage implements RaftStorage {
     else this.terms.reset(index, term);
     // A failed older snapshot is superseded: its retry would only be overwritten.
     this.jobs = this.jobs.filter((j) => j.state !== 'failed');
+    const call = ++this.snapshotCalls;
     if (!keepFollowing) {
       const seq = ++this.queuedSeq;
-      this.queue.push({ kind: 'snapshot', seq, snapshot, keepFollowing, fileWritten: false, segmentSeq: null });
+      this.queue.push({ kind: 'snapshot', seq, snapshot, keepFollowing, call, fileWritten: false, segmentSeq: null });
       return this.waitFor(seq).then(() => this.fileLane);
     }
-    const job = { snapshot, after: this.queuedSeq, state: 'waiting' } as SnapshotJob;
+    const job = { snapshot, call, after: this.queuedSeq, state: 'waiting' } as SnapshotJob;
     this.jobs.push(job);
     this.startJob(job);
     // Resolves after the covered segments are gone too (fileLane: deletion is queued there).
@@ -211,8 +225,7 @@ export class FileStorage implements RaftStorage {
       await this.draining;
       await this.fileLane;
       this.state = 'closed';
-      if (this.activeFd !== null) await this.fs.close(this.activeFd).catch(() => undefined);
-      this.activeFd = null;
+      await this.journal.close();
     }
   }
 
@@ -248,15 +261,34 @@ export class FileStorage implements RaftStorage {
   private writeJobFile(job: SnapshotJob): void {
     if (!this.jobs.includes(job) || job.state !== 'waiting') return;
     job.state = 'writing';
-    this.onFileLane(() => writeSnapshotFile(this.fs, this.dataDir, job.snapshot)).then(
-      () => {
+    // Checked when the lane gets to it: a retried older snapshot must not replace a newer file
+    // (its SNAPSHOT record may already have let the covered segments go).
+    this.onFileLane(async () => {
+      if (job.call < this.newestFileCall) return false;
+      await writeSnapshotFile(this.fs, this.dataDir, job.snapshot);
+      this.fileWritten(job.call);
+      return true;
+    }).then(
+      (written) => {
         this.jobs = this.jobs.filter((j) => j !== job);
+        if (!written) {
+          job.settle.resolve(0); // superseded: the newer snapshot covers what this one would
+          return;
+        }
         const seq = ++this.queuedSeq;
-        this.queue.push({ kind: 'snapshot', seq, snapshot: job.snapshot, keepFollowing: true, fileWritten: true, segmentSeq: null });
+        this.queue.push({ kind: 'snapshot', seq, snapshot: job.snapshot, keepFollowing: true, call: job.call, fileWritten: true, segmentSeq: null });
         job.settle.resolve(seq);
       },
       (err: unknown) => this.failJob(job, err),
     );
+  }
+
+  /** A snapshot file of call `call` is durable: older jobs still pending are superseded. */
+  private fileWritten(call: number): void {
+    this.newestFileCall = Math.max(this.newestFileCall, call);
+    for (const old of this.jobs.filter((j) => j.call < call && j.state === 'failed')) {
+      this.jobs = this.jobs.filter((j) => j !== old);
+    }
   }
 
   private failJob(job: SnapshotJob, err: unknown): void {
@@ -274,18 +306,20 @@ export class FileStorage implements RaftStorage {
     return run;
   }
 
-  private enqueue(record: Buffer, maxIndex: number, hardState: HardState | null): void {
-    const tail = this.queue[this.queue.length - 1];
-    if (tail && tail.kind === 'records' && !tail.inFlight) {
-      tail.chunks.push(record);
-      tail.bytes += record.length;
-      tail.maxIndex = Math.max(tail.maxIndex, maxIndex);
-      if (hardState) tail.hardState = hardState;
-      tail.seq = ++this.queuedSeq;
-      return;
+  private enqueue(record: Buffer | null, maxIndex: number, hardState: HardState | null, voter: VoterState | null): void {
+    let op = this.queue[this.queue.length - 1];
+    if (!op || op.kind !== 'records' || op.attempted) {
+      op = { kind: 'records', seq: 0, chunks: [markSlot()], bytes: BATCH_RECORD_BYTES, maxIndex: 0, hardState: null, voter: null, attempted: false };
+      this.queue.push(op);
     }
-    const seq = ++this.queuedSeq;
-    this.queue.push({ kind: 'records', seq, chunks: [record], bytes: record.length, maxIndex, hardState, inFlight: false });
+    if (record) {
+      op.chunks.push(record);
+      op.bytes += record.length;
+    }
+    op.maxIndex = Math.max(op.maxIndex, maxIndex);
+    if (hardState) op.hardState = hardState;
+    if (voter) op.voter = voter;
+    op.seq = ++this.queuedSeq;
   }
 
   private kick(): void {
@@ -322,106 +356,38 @@ export class FileStorage implements RaftStorage {
   }
 
   private async writeRecords(op: RecordsOp): Promise<void> {
-    op.inFlight = true;
-    try {
-      if (op.chunks.length > 1) op.chunks = [Buffer.concat(op.chunks, op.bytes)];
-      const active = this.segments[this.segments.length - 1];
-      // Never rotate away from a segment with garbage past its durable end: that garbage would
-      // read as mid-log corruption at the next start.
-      if (!active || (active.size >= this.segmentBytes && !this.activeDirty && !this.activePrefix)) {
-        await this.openSegment(null);
-      }
-      await this.writeToActive(op.chunks[0]!, op.maxIndex);
-      if (op.hardState) this.writtenHardState = op.hardState;
-    } finally {
-      op.inFlight = false;
+    op.attempted = true;
+    // Term and vote first: a journal that reached the disk without them is merely a log the
+    // member may have heard of, while the reverse (a vote on disk) is what it promised.
+    if (op.voter) {
+      await this.voter!.write(op.voter);
+      op.voter = null;
     }
+    if (op.bytes === BATCH_RECORD_BYTES) return;
+    if (op.chunks.length > 1) {
+      op.chunks.push(markSlot());
+      op.bytes += BATCH_RECORD_BYTES;
+      op.chunks = [Buffer.concat(op.chunks, op.bytes)];
+    }
+    await this.journal.rotateIfDue();
+    await this.journal.write(op.chunks[0]!, op.maxIndex);
+    if (op.hardState) this.journal.writtenHardState = op.hardState;
   }
 
   private async writeSnapshot(op: SnapshotOp): Promise<void> {
     const { index, term } = op.snapshot.meta;
     if (!op.fileWritten) {
       await this.onFileLane(() => writeSnapshotFile(this.fs, this.dataDir, op.snapshot));
+      this.fileWritten(op.call);
       op.fileWritten = true;
     }
-    const active = this.segments[this.segments.length - 1];
-    if (op.segmentSeq === null || active?.seq !== op.segmentSeq) {
-      await this.openSegment(encodeSnapshotMark(index, term, op.keepFollowing));
-      op.segmentSeq = this.segments[this.segments.length - 1]!.seq;
+    if (op.segmentSeq === null || this.journal.activeSeq !== op.segmentSeq) {
+      op.segmentSeq = await this.journal.openSegment(encodeSnapshotMark(index, term, op.keepFollowing));
     }
-    await this.writeToActive(EMPTY, 0);
+    await this.journal.write(Buffer.alloc(MARKS_ONLY_BYTES), 0);
     // The SNAPSHOT record is durable: covered segments are dead weight, deleted beside the queue.
     const markSeq = op.segmentSeq;
-    void this.onFileLane(() => this.dropSegmentsCoveredBy(index, markSeq));
+    void this.onFileLane(() => this.journal.dropCoveredBy(index, markSeq));
   }
 
-  /** Creates the next segment and makes it active; its prefix is written by the next write. */
-  private async openSegment(extra: Buffer | null): Promise<void> {
-    const seq = this.nextSeq;
-    const path = join(this.dataDir, segmentFileName(seq));
-    const fd = await this.fs.open(path, 'w').catch((err: unknown) => {
-      throw new StorageIoError('create', path, err);
-    });
-    this.nextSeq++;
-    if (this.activeFd !== null) await this.fs.close(this.activeFd).catch(() => undefined);
-    this.activeFd = fd;
-    this.segments.push({ seq, path, size: 0, maxIndex: 0, dirSynced: false });
-    const parts = [encodeHeader(seq), encodeHardState(this.writtenHardState)];
-    if (extra) parts.push(extra);
-    this.activePrefix = Buffer.concat(parts);
-    this.activeDirty = false;
-  }
-
-  private async writeToActive(body: Buffer, maxIndex: number): Promise<void> {
-    const seg = this.segments[this.segments.length - 1]!;
-    const fd = this.activeFd!;
-    const data = this.activePrefix ? Buffer.concat([this.activePrefix, body]) : body;
-    if (data.length === 0) return;
-    seg.maxIndex = Math.max(seg.maxIndex, maxIndex);
-    this.activeDirty = true;
-    await writeFully(this.fs, fd, data, seg.size).catch((err: unknown) => {
-      throw new StorageIoError('write', seg.path, err);
-    });
-    await this.fs.fdatasync(fd).catch((err: unknown) => {
-      throw new StorageIoError('fdatasync', seg.path, err);
-    });
-    if (!seg.dirSynced) {
-      // A new file's directory entry is durable only once the directory is fsynced.
-      await fsyncDir(this.fs, this.dataDir).catch((err: unknown) => {
-        throw new StorageIoError('fsync directory', this.dataDir, err);
-      });
-      seg.dirSynced = true;
-    }
-    seg.size += data.length;
-    this.activePrefix = null;
-    this.activeDirty = false;
-  }
-
-  /**
-   * Best effort: a segment that cannot be deleted now is retried after the next snapshot. Only
-   * segments older than the one holding the SNAPSHOT record go: that one is durable and starts with
-   * the hard state as of its creation, while a newer segment may not be durable yet.
-   */
-  private async dropSegmentsCoveredBy(index: number, markSegmentSeq: number): Promise<void> {
-    // Taken out of the list up front: the queue may open new segments while we delete.
-    const victims = this.segments.filter((seg) => seg.seq < markSegmentSeq && seg.maxIndex <= index);
-    if (victims.length === 0) return;
-    this.segments = this.segments.filter((seg) => !victims.includes(seg));
-    const kept: SegmentInfo[] = [];
-    for (const seg of victims) {
-      try {
-        await this.fs.unlink(seg.path);
-      } catch (err) {
-        this.logger.warn(`raft storage: cannot delete compacted segment ${seg.path}: ${(err as Error).message}`);
-        kept.push(seg);
-      }
-    }
-    if (kept.length > 0) this.segments = [...kept, ...this.segments].sort((a, b) => a.seq - b.seq);
-    if (kept.length < victims.length) {
-      await fsyncDir(this.fs, this.dataDir).catch((err: unknown) => {
-        const reason = (err as Error).message;
-        this.logger.warn(`raft storage: cannot fsync ${this.dataDir} after deleting segments: ${reason}`);
-      });
-    }
-  }
 }

@@ -64,3 +64,87 @@ export async function fsyncDir(fsApi: StorageFs, dir: string): Promise<void> {
     await fsApi.close(fd);
   }
 }
+
+/**
+ * TEST ONLY (the hidden `--test-eio-file` flag of `hactl raft node`; no config key, so an agent never
+ * runs it): the storage fs of a member under a fault-injecting run (test/raft/process/jepsen.ts), so
+ * that EIO reaches a real process at run time, which the in-memory fault layer
+ * (test/raft/storage/sim-fs.ts) cannot do. While `controlFile` exists, its first word decides:
+ *   `all`   every write, ftruncate, fdatasync and fsync fails with EIO (a dead disk);
+ *   `sync`  writes land in the page cache, every fdatasync and fsync fails with EIO (failing writeback).
+ * A failed sync also drops what was written on that descriptor since its last good sync: the bytes
+ * are put back as they were (fsyncgate: Linux marks the dirty pages clean after reporting the error,
+ * so the data never reaches the disk and a later sync does not write it — modelled here as the pages
+ * being evicted at once, the worst case). Simplifications, said so that nobody relies on them: an
+ * ftruncate stops the undo of writes before it, a close forgets the descriptor's unsynced writes, and
+ * directory entries are never lost. Reads never fail: the run checks what a restart loads.
+ */
+export function eioSwitchFs(base: StorageFs, controlFile: string): StorageFs {
+  /** Per open descriptor: what each unsynced write replaced, oldest first. */
+  const unsynced = new Map<number, { pos: number; old: Buffer; sizeBefore: number }[]>();
+  const mode = (): 'all' | 'sync' | null => {
+    let text: string;
+    try {
+      text = fs.readFileSync(controlFile, 'utf8');
+    } catch (err) {
+      // No control file: no fault. Anything else is a broken test setup, which must be loud.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const word = text.trim().split(/\s+/)[0] ?? '';
+    if (word === 'all' || word === 'sync') return word;
+    throw new Error(`${controlFile}: expected "all" or "sync", found "${word}"`);
+  };
+  const eio = (syscall: string, fd: number): NodeJS.ErrnoException =>
+    Object.assign(new Error(`EIO: i/o error, ${syscall} (fd ${fd}; injected by --test-eio-file ${controlFile})`), { code: 'EIO', errno: -5, syscall });
+  const dropUnsynced = (fd: number): void => {
+    const undo = unsynced.get(fd) ?? [];
+    for (const u of undo.reverse()) {
+      if (u.old.length > 0) fs.writeSync(fd, u.old, 0, u.old.length, u.pos);
+      if (fs.fstatSync(fd).size > u.sizeBefore) fs.ftruncateSync(fd, u.sizeBefore);
+    }
+    unsynced.delete(fd);
+  };
+  /** Runs `fn`, turning a synchronous throw (a bad control file, a failed undo) into a rejection. */
+  const guarded = <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return fn();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  };
+  const failSync = (syscall: string, fd: number, call: () => Promise<void>): Promise<void> =>
+    guarded(() => {
+      if (mode() === null) return call().then(() => void unsynced.delete(fd));
+      dropUnsynced(fd);
+      return Promise.reject(eio(syscall, fd));
+    });
+  return {
+    ...base,
+    // Opened readable too, so that a failed sync can read and put back what a write replaced.
+    open: (path, flags) => base.open(path, flags === 'w' ? 'w+' : flags),
+    write: (fd, data, offset, length, position) =>
+      guarded(() => {
+        if (mode() === 'all') return Promise.reject(eio('write', fd));
+        const sizeBefore = fs.fstatSync(fd).size;
+        const old = Buffer.alloc(Math.max(0, Math.min(length, sizeBefore - position)));
+        if (old.length > 0) fs.readSync(fd, old, 0, old.length, position);
+        const list = unsynced.get(fd) ?? [];
+        list.push({ pos: position, old, sizeBefore });
+        unsynced.set(fd, list);
+        return base.write(fd, data, offset, length, position);
+      }),
+    ftruncate: (fd, length) =>
+      guarded(() => {
+        if (mode() === 'all') return Promise.reject(eio('ftruncate', fd));
+        unsynced.delete(fd);
+        return base.ftruncate(fd, length);
+      }),
+    fdatasync: (fd) => failSync('fdatasync', fd, () => base.fdatasync(fd)),
+    fsync: (fd) => failSync('fsync', fd, () => base.fsync(fd)),
+    close: (fd) => {
+      unsynced.delete(fd);
+      return base.close(fd);
+    },
+  };
+}

@@ -6,10 +6,11 @@
  */
 import type { Entry, HardState, Snapshot } from '../core/types.js';
 import type { Logger } from '../kv/types.js';
-import type { LoadedState, RaftStorage } from './types.js';
+import type { LoadedState, RaftStorage, RecoveryState } from './types.js';
 import { INITIAL_HARD_STATE } from './replay.js';
 
 type Op =
+  | { kind: 'recovery'; recovery: RecoveryState | null }
   | { kind: 'entries'; entries: Entry[] }
   | { kind: 'hardState'; hardState: HardState }
   | { kind: 'snapshot'; snapshot: Snapshot };
@@ -19,6 +20,7 @@ export class MemoryStorage implements RaftStorage {
   private hardState: HardState = INITIAL_HARD_STATE;
   private snapshot: Snapshot | null = null;
   private entries: Entry[] = [];
+  private recovery: RecoveryState | null = null;
   private pending: Op[] = [];
   private syncError: Error | null = null;
   /** Number of sync() calls that had something to write, for tests of batching. */
@@ -28,7 +30,11 @@ export class MemoryStorage implements RaftStorage {
 
   async load(): Promise<LoadedState> {
     this.logger?.warn('raft storage: no data_dir set, keeping the Raft log in memory; nothing survives a restart');
-    return { hardState: { ...this.hardState }, snapshot: this.snapshot, entries: [...this.entries] };
+    return { hardState: { ...this.hardState }, snapshot: this.snapshot, entries: [...this.entries], recovery: this.recovery };
+  }
+
+  setRecovery(recovery: RecoveryState | null): void {
+    this.pending.push({ kind: 'recovery', recovery: recovery ? { ...recovery } : null });
   }
 
   append(entries: Entry[]): void {
@@ -67,7 +73,9 @@ export class MemoryStorage implements RaftStorage {
   }
 
   private applyOp(op: Op): void {
-    if (op.kind === 'hardState') {
+    if (op.kind === 'recovery') {
+      this.recovery = op.recovery;
+    } else if (op.kind === 'hardState') {
       this.hardState = op.hardState;
     } else if (op.kind === 'entries') {
       const first = op.entries[0]!.index;

@@ -8,27 +8,39 @@ import type { JournalRecord } from './journal.js';
 export const INITIAL_HARD_STATE: HardState = { term: 0, vote: null, commit: 0 };
 
 export interface ReplayResult {
+  /** The last HARD_STATE record's (commit is what counts; term and vote come from the voter file). */
   hardState: HardState;
   entries: Entry[];
+  /** Highest term of any entry or snapshot seen: a floor for the term the member restarts with. */
+  maxTerm: number;
   /** Repairs made (dropped conflicting entries, lowered commit), for the log. */
   notes: { level: 'warn' | 'error'; message: string }[];
+  /** Set when the journal and the snapshot file cannot both be right: the caller refuses to start. */
+  problem: string | null;
 }
 
 export class LogReplay {
   private entries: Entry[] = [];
   private hardState: HardState = INITIAL_HARD_STATE;
+  private maxTerm = 0;
+  /** Highest snapshot index the journal says was made durable. */
+  private snapshotMark = 0;
 
   apply(rec: JournalRecord): void {
     switch (rec.kind) {
       case 'header':
+      case 'batch':
         return;
       case 'hardState':
         this.hardState = rec.hardState;
         return;
       case 'entries':
+        for (const e of rec.entries) if (e.term > this.maxTerm) this.maxTerm = e.term;
         this.appendBatch(rec.entries);
         return;
       case 'snapshot':
+        this.snapshotMark = Math.max(this.snapshotMark, rec.index);
+        this.maxTerm = Math.max(this.maxTerm, rec.term);
         this.entries = rec.keepFollowing ? this.entries.filter((e) => e.index > rec.index) : [];
         return;
     }
@@ -60,6 +72,12 @@ export class LogReplay {
   finish(snapshot: Snapshot | null): ReplayResult {
     const notes: ReplayResult['notes'] = [];
     const snapIndex = snapshot?.meta.index ?? 0;
+    const maxTerm = Math.max(this.maxTerm, snapshot?.meta.term ?? 0);
+    const broken = (problem: string): ReplayResult => ({ hardState: this.hardState, entries: [], maxTerm, notes, problem });
+    if (this.snapshotMark > snapIndex) {
+      // The journal recorded a durable snapshot the file no longer holds: the log it replaced is gone.
+      return broken(`the journal records a snapshot at index ${this.snapshotMark}, but the snapshot file ` + (snapshot ? `is at index ${snapIndex}` : 'is missing'));
+    }
     let entries = this.entries;
     if (snapshot) {
       const at = entries.find((e) => e.index === snapIndex);
@@ -74,14 +92,8 @@ export class LogReplay {
       }
     }
     if (entries.length > 0 && entries[0]!.index !== snapIndex + 1) {
-      // Cannot happen unless segments were lost: the log does not connect to the snapshot.
-      notes.push({
-        level: 'error',
-        message:
-          `dropped ${entries.length} log entries starting at index ${entries[0]!.index}: they do not follow ` +
-          `the snapshot (index ${snapIndex})`,
-      });
-      entries = [];
+      // Segments were lost: the log does not connect to the snapshot, entries in between are gone.
+      return broken(`the log starts at index ${entries[0]!.index} but the snapshot ends at index ${snapIndex}: entries in between are missing`);
     }
     let hardState = this.hardState;
     const lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : snapIndex;
@@ -95,6 +107,6 @@ export class LogReplay {
       });
       hardState = { ...hardState, commit: lastIndex };
     }
-    return { hardState, entries, notes };
+    return { hardState, entries, maxTerm, notes, problem: null };
   }
 }

@@ -22,11 +22,11 @@ export function encodeSnapshot(s: Snapshot): Buffer {
   return frame(w.finish());
 }
 
-export function decodeSnapshot(buf: Buffer, file: string): Snapshot {
+export function decodeSnapshot(buf: Buffer, file: string, dir: string | null = null): Snapshot {
   const f = readFrame(buf, 0);
-  if (!f.ok) throw new StorageCorruptError(`snapshot ${file} is damaged (${f.reason}); refusing to start without it`);
+  if (!f.ok) throw new StorageCorruptError(`snapshot ${file} is damaged (${f.reason})`, file, 0, dir);
   if (f.next !== buf.length) {
-    throw new StorageCorruptError(`snapshot ${file} has ${buf.length - f.next} trailing bytes`);
+    throw new StorageCorruptError(`snapshot ${file} has ${buf.length - f.next} trailing bytes`, file, f.next, dir);
   }
   try {
     const r = new Reader(f.payload);
@@ -37,7 +37,7 @@ export function decodeSnapshot(buf: Buffer, file: string): Snapshot {
     r.end('snapshot');
     return { meta, data };
   } catch (err) {
-    if (err instanceof CodecError) throw new StorageCorruptError(`snapshot ${file} cannot be decoded: ${err.message}`);
+    if (err instanceof CodecError) throw new StorageCorruptError(`snapshot ${file} cannot be decoded: ${err.message}`, file, 0, dir);
     throw err;
   }
 }
@@ -74,6 +74,7 @@ export async function writeSnapshotFile(fsApi: StorageFs, dir: string, s: Snapsh
     await fsApi.unlink(tmp).catch(() => undefined);
     throw err;
   }
+  // The data is already fdatasync'ed: a failed close loses nothing and leaks one descriptor at most.
   await fsApi.close(fd).catch(() => undefined);
   await fsApi.rename(tmp, target).catch((err: unknown) => {
     throw new StorageIoError(`rename to ${target}`, tmp, err);
@@ -92,5 +93,5 @@ export async function readSnapshotFile(fsApi: StorageFs, dir: string): Promise<S
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new StorageIoError('read', file, err);
   }
-  return decodeSnapshot(buf, file);
+  return decodeSnapshot(buf, file, dir);
 }

@@ -3,27 +3,45 @@
  *
  * Handshake (plaintext frames):
  *   client → Hello { role, nodeId, clientNonce, hasPassword }
- *   server → Challenge { passwordRequired, serverNonce }   (or AuthFail when the modes disagree)
+ *   server → Challenge { passwordRequired, serverNonce, salt, log2N }   (or AuthFail when the modes disagree)
  *   client → Auth { HMAC(key, "client" ‖ transcript) }
  *   server → AuthOk { HMAC(key, "server" ‖ transcript) }    (or AuthFail + close)
- * key = scrypt(password, fixed cluster salt): the password never crosses the wire, and the proofs
- * cover both fresh nonces so a recorded handshake cannot be replayed. Afterwards each direction
+ * key = scrypt(password, salt, N = 2^log2N): the password never crosses the wire, and the proofs
+ * cover both fresh nonces and the whole challenge, so a recorded handshake cannot be replayed.
+ * The salt is per cluster (derived from its name, the scope; random when a member has none), so
+ * no precomputation serves two clusters; the cost is 2^15 (32 MiB, ~0.1 s on a quiet host), paid
+ * once per process and salt (servers at start, clients on first contact). A client refuses a
+ * challenge asking for less than that cost: a server impersonator must not get a cheap-to-crack proof. Afterwards each direction
  * has its own AES-256-GCM key (HKDF of key and both nonces) and a frame counter used as the IV;
  * the counter is also sent so a replayed or reordered frame is named as such in the log.
  * Compared with pysyncobj (Fernet, timestamps only non-decreasing), replays inside a connection
  * are impossible and the server authenticates itself to the client too.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { CodecError, Reader, Writer } from '../codec/binary.js';
 
 export const NONCE_BYTES = 32;
 const PROOF_BYTES = 32;
 const TAG_BYTES = 16;
 const COUNTER_BYTES = 8;
-/** Fixed per protocol, not per cluster: the password is the secret; the salt only defeats generic rainbow tables. */
-const CLUSTER_SALT = Buffer.from('hactl raft password v1');
-/** scrypt cost: ~50 ms once per process (then cached), expensive enough to slow offline guessing. */
-const SCRYPT_OPTIONS = { N: 1 << 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+/** scrypt cost exponent of production keys, and the least a client accepts from a server. */
+export const KDF_LOG2_N = 15;
+/** A server may ask for more, up to this (bounds what a malicious server can make clients spend). */
+const KDF_LOG2_N_MAX = 18;
+const SALT_MIN_BYTES = 8;
+const SALT_MAX_BYTES = 64;
+
+/** How a member's key is derived from the password: announced in every challenge. */
+export interface KdfParams {
+  salt: Buffer;
+  log2N: number;
+}
+
+/** The salt of a cluster: from its name (the scope) when it has one, else random per process. */
+export function clusterSalt(clusterName: string | null): Buffer {
+  if (clusterName === null || clusterName === '') return randomBytes(16);
+  return createHash('sha256').update('hactl raft salt v2\0').update(clusterName).digest().subarray(0, 16);
+}
 
 export type PeerRole = 'peer' | 'client';
 const ROLE_CODES: Record<PeerRole, number> = { peer: 1, client: 2 };
@@ -39,20 +57,51 @@ export interface Hello {
 export interface Challenge {
   passwordRequired: boolean;
   serverNonce: Buffer;
+  /** How the key is derived (meaningful when a password is required). */
+  kdf: KdfParams;
 }
 
-const keyCache = new Map<string, Promise<Buffer>>();
+interface CachedKey {
+  promise: Promise<Buffer>;
+  /** Set once derived: the handshake answers at once only with a key in hand. */
+  value: Buffer | null;
+}
 
-/** The long-term key derived from the cluster password (cached: scrypt is deliberately slow). */
-export function deriveClusterKey(password: string): Promise<Buffer> {
-  let key = keyCache.get(password);
-  if (key === undefined) {
-    key = new Promise<Buffer>((resolve, reject) => {
-      scrypt(password, CLUSTER_SALT, 32, SCRYPT_OPTIONS, (err, derived) => (err ? reject(err) : resolve(derived)));
-    });
-    keyCache.set(password, key);
+/** Keyed by salt and cost, then password: scrypt is deliberately slow, so each pair is derived once. */
+const keyCache = new Map<string, Map<string, CachedKey>>();
+
+function cachedKey(password: string, params: KdfParams): CachedKey {
+  const slot = `${params.log2N}:${params.salt.toString('base64')}`;
+  let byPassword = keyCache.get(slot);
+  if (byPassword === undefined) keyCache.set(slot, (byPassword = new Map()));
+  let entry = byPassword.get(password);
+  if (entry === undefined) {
+    const N = 2 ** params.log2N;
+    const e: CachedKey = {
+      value: null,
+      promise: new Promise<Buffer>((resolve, reject) => {
+        // memory: 128 · N · r bytes, plus headroom.
+        scrypt(password, params.salt, 32, { N, r: 8, p: 1, maxmem: 256 * N * 8 }, (err, derived) => (err ? reject(err) : resolve(derived)));
+      }),
+    };
+    e.promise.then(
+      (k) => (e.value = k),
+      // The rejection reaches whoever awaits `promise`; this branch only marks it handled.
+      () => undefined,
+    );
+    byPassword.set(password, (entry = e));
   }
-  return key;
+  return entry;
+}
+
+/** The long-term key of a cluster password under `params` (cached per process). */
+export function deriveClusterKey(password: string, params: KdfParams): Promise<Buffer> {
+  return cachedKey(password, params).promise;
+}
+
+/** That key when this process has already derived it, else null (and its derivation is started). */
+export function derivedClusterKey(password: string, params: KdfParams): Buffer | null {
+  return cachedKey(password, params).value;
 }
 
 export function newNonce(): Buffer {
@@ -86,7 +135,7 @@ export function decodeHello(buf: Buffer): Hello {
 }
 
 export function encodeChallenge(c: Challenge): Buffer {
-  return new Writer(48).u8(c.passwordRequired ? 1 : 0).bytes(c.serverNonce).finish();
+  return new Writer(128).u8(c.passwordRequired ? 1 : 0).bytes(c.serverNonce).bytes(c.kdf.salt).u8(c.kdf.log2N).finish();
 }
 
 export function decodeChallenge(buf: Buffer): Challenge {
@@ -94,8 +143,12 @@ export function decodeChallenge(buf: Buffer): Challenge {
   const flag = r.u8('password flag');
   if (flag > 1) throw new CodecError(`password flag must be 0 or 1, got ${flag}`);
   const serverNonce = Buffer.from(readFixed(r, NONCE_BYTES, 'server nonce'));
+  const salt = Buffer.from(r.bytes('salt'));
+  if (salt.length < SALT_MIN_BYTES || salt.length > SALT_MAX_BYTES) throw new CodecError(`salt of ${salt.length} bytes (expected ${SALT_MIN_BYTES}..${SALT_MAX_BYTES})`);
+  const log2N = r.u8('kdf cost');
+  if (log2N > KDF_LOG2_N_MAX) throw new CodecError(`kdf cost 2^${log2N} is above 2^${KDF_LOG2_N_MAX}`);
   r.end('challenge');
-  return { passwordRequired: flag === 1, serverNonce };
+  return { passwordRequired: flag === 1, serverNonce, kdf: { salt, log2N } };
 }
 
 export function encodeProof(proof: Buffer): Buffer {
@@ -109,24 +162,13 @@ export function decodeProof(buf: Buffer): Buffer {
   return proof;
 }
 
-export function encodeReason(reason: string): Buffer {
-  return new Writer(64).str(reason.slice(0, 500)).finish();
+/** Everything both sides agreed on before the proofs: binding it stops a man in the middle editing Hello or Challenge. */
+function transcript(hello: Hello, challenge: Challenge): Buffer {
+  return Buffer.concat([encodeHello(hello), encodeChallenge(challenge)]);
 }
 
-export function decodeReason(buf: Buffer): string {
-  const r = new Reader(buf);
-  const reason = r.str('reason');
-  r.end('reason');
-  return reason;
-}
-
-/** Everything both sides agreed on before the proofs: binding it stops a man in the middle editing the Hello. */
-function transcript(hello: Hello, serverNonce: Buffer): Buffer {
-  return Buffer.concat([encodeHello(hello), serverNonce]);
-}
-
-export function proof(key: Buffer, side: 'client' | 'server', hello: Hello, serverNonce: Buffer): Buffer {
-  return createHmac('sha256', key).update(`hactl raft ${side} proof v1`).update(transcript(hello, serverNonce)).digest();
+export function proof(key: Buffer, side: 'client' | 'server', hello: Hello, challenge: Challenge): Buffer {
+  return createHmac('sha256', key).update(`hactl raft ${side} proof v2`).update(transcript(hello, challenge)).digest();
 }
 
 export function proofMatches(expected: Buffer, received: Buffer): boolean {

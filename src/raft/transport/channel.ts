@@ -33,6 +33,10 @@ export class Channel {
   private maxBatchBytes = BATCH_MAX_BYTES;
   private outbox: Frame[] = [];
   private flushScheduled = false;
+  /** Why reading is paused (requests in flight, answers not yet written out); empty = reading. */
+  private readonly pauses = new Set<string>();
+  /** Decoded frames not yet handed to onFrame (reading was paused); inner batch frames are already opened. */
+  private pending: (Frame & { opened?: boolean; kept?: boolean })[] = [];
   /** Receives every frame, already decrypted. May throw: the channel closes with the error as reason. */
   onFrame: (kind: FrameKind, payload: Buffer) => void = () => {};
   private closeListeners: ((info: CloseInfo) => void)[] = [];
@@ -140,6 +144,30 @@ export class Channel {
     return this.socket.writableLength;
   }
 
+  /** Bytes waiting to leave: frames queued for the end of this turn plus the socket's backlog. */
+  get outgoingBytes(): number {
+    let queued = 0;
+    for (const f of this.outbox) queued += f.payload.length;
+    return queued + this.socket.writableLength;
+  }
+
+  /** Stop reading from the peer (TCP pushes back on it) until every reason given is resumed. */
+  pauseReading(reason: string): void {
+    if (this.closeInfo || this.pauses.has(reason)) return;
+    if (this.pauses.size === 0) this.socket.pause();
+    this.pauses.add(reason);
+  }
+
+  resumeReading(reason: string): void {
+    if (!this.pauses.delete(reason) || this.pauses.size > 0 || this.closeInfo) return;
+    this.dispatch();
+    if (this.pauses.size === 0) this.socket.resume();
+  }
+
+  get readingPaused(): boolean {
+    return this.pauses.size > 0;
+  }
+
   close(reason: string, violation = false): void {
     this.finish({ reason, violation });
   }
@@ -156,22 +184,41 @@ export class Channel {
   private receive(chunk: Buffer): void {
     if (this.closeInfo) return;
     try {
-      for (const frame of this.decoder.push(chunk)) {
-        if (this.closeInfo) return;
-        const payload = this.ciphers ? this.ciphers.incoming.open(PROTOCOL_VERSION, frame.kind, frame.payload) : frame.payload;
+      for (const frame of this.decoder.push(chunk)) this.pending.push(frame);
+    } catch (err) {
+      this.close(err instanceof Error ? err.message : String(err), true);
+      return;
+    }
+    this.dispatch();
+  }
+
+  /**
+   * Hands decoded frames to onFrame until reading is paused: one socket read can hold many
+   * frames, and a pause must take effect between them, not after the whole read.
+   */
+  private dispatch(): void {
+    try {
+      while (this.pending.length > 0 && this.pauses.size === 0 && !this.closeInfo) {
+        const frame = this.pending.shift()!;
+        const payload = this.ciphers && !frame.opened ? this.ciphers.incoming.open(PROTOCOL_VERSION, frame.kind, frame.payload) : frame.payload;
         if (frame.kind !== FrameKind.Batch) {
           this.onFrame(frame.kind, payload);
           continue;
         }
         // Only a sealed batch is authentic; a plaintext one could smuggle frames past the handshake.
         if (this.ciphers === null) throw new FrameError('batch frame on a connection that is not encrypted');
-        for (const inner of decodeBatch(payload)) {
-          if (this.closeInfo) return;
-          this.onFrame(inner.kind, inner.payload);
-        }
+        // Its frames are queued ahead of the rest, so a pause also applies inside a batch.
+        this.pending.unshift(...decodeBatch(payload).map((f) => ({ kind: f.kind, payload: f.payload, opened: true })));
       }
     } catch (err) {
       this.close(err instanceof Error ? err.message : String(err), true);
+      return;
+    }
+    // Frames left for later may be views into memory of this read: keep copies.
+    for (const f of this.pending) {
+      if (f.kept) continue;
+      f.payload = Buffer.from(f.payload);
+      f.kept = true;
     }
   }
 

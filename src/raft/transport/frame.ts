@@ -6,14 +6,22 @@
  *
  * Version 2 added the Batch frame: on an encrypted connection, the frames one side queues in an
  * event-loop turn are sealed together (one AES-GCM setup, one write) as a Batch whose plaintext is
- * [u32 length][u8 kind][payload] per inner frame.
+ * [u32 length][u8 kind][payload] per inner frame. Version 3 carries the per-cluster salt and the
+ * key-derivation cost in the Challenge (auth.ts). Members of different versions cannot talk: a
+ * frame of another version closes the connection with a message saying so.
  */
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const BATCH_ENTRY_HEADER_BYTES = 5;
 export const LENGTH_PREFIX_BYTES = 4;
 export const FRAME_HEADER_BYTES = LENGTH_PREFIX_BYTES + 2;
-export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/**
+ * Frames between members (Raft messages: appends are capped at 4 MiB of entries by the core,
+ * snapshot chunks at 1 MiB), with room for one large entry on top.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Frames on a client connection (admin tools, KV clients, forwarding members): requests and answers. */
+export const CLIENT_MAX_FRAME_BYTES = 1024 * 1024 + 1024;
 
 export const FrameKind = {
   /** client → server: role, node id, client nonce, whether it has a password. */
@@ -108,7 +116,10 @@ export class FrameDecoder {
       this.expected = -1;
       const version = raw[LENGTH_PREFIX_BYTES]!;
       if (version !== PROTOCOL_VERSION) {
-        throw new FrameError(`unsupported protocol version ${version} (this node speaks ${PROTOCOL_VERSION})`);
+        throw new FrameError(
+          `the other side speaks Raft wire protocol version ${version}, this hactl speaks ${PROTOCOL_VERSION}: ` +
+            'every member and every hactl that talks to them must run the same release (upgrade them together)',
+        );
       }
       const kind = raw[LENGTH_PREFIX_BYTES + 1]!;
       if (KIND_NAMES[kind] === undefined) throw new FrameError(`unknown frame kind ${kind}`);

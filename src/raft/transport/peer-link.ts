@@ -20,7 +20,9 @@ const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 export interface PeerLinkOptions {
   peer: NodeId;
   selfAddr: NodeId;
-  key: Promise<Buffer | null>;
+  password: string | null;
+  /** Least key-derivation cost accepted from the peer (tests of the transport lower it). */
+  minKdfLog2N?: number;
   maxFrameBytes: number;
   connectTimeoutMs: number;
   maxQueuedMessages: number;
@@ -87,11 +89,11 @@ export class PeerLink {
     this.state = 'connecting';
     let channel: Channel;
     try {
-      const key = await this.opts.key;
       channel = await dial(this.opts.peer, {
         role: 'peer',
         nodeId: this.opts.selfAddr,
-        key,
+        password: this.opts.password,
+        minKdfLog2N: this.opts.minKdfLog2N,
         timeoutMs: this.opts.connectTimeoutMs,
         maxFrameBytes: this.opts.maxFrameBytes,
         signal: this.abort.signal,

@@ -4,10 +4,9 @@
  * its own timeout. A lost connection fails every pending request; callers reconnect.
  */
 import type { Logger } from '../kv/types.js';
-import { deriveClusterKey } from './auth.js';
 import type { Channel } from './channel.js';
 import { RaftNodeUnreachable, RpcFailed, RpcTimedOut } from './errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameKind, frameKindName } from './frame.js';
+import { CLIENT_MAX_FRAME_BYTES, FrameKind, frameKindName } from './frame.js';
 import { dial } from './handshake.js';
 import { decodeRpcResponse, encodeRpcRequest } from './rpc-codec.js';
 import type { RpcClient, RpcPayload } from './types.js';
@@ -18,6 +17,8 @@ export interface ConnectRpcOptions {
   timeoutMs: number;
   logger?: Logger;
   maxFrameBytes?: number;
+  /** Least key-derivation cost accepted from the node (tests of the transport lower it). */
+  minKdfLog2N?: number;
 }
 
 interface Pending {
@@ -86,6 +87,10 @@ class TcpRpcClient implements RpcClient {
     });
   }
 
+  isOpen(): boolean {
+    return this.channel !== null && !this.channel.closed && this.closedReason === null;
+  }
+
   close(): void {
     this.channel?.close('client closed');
   }
@@ -93,17 +98,17 @@ class TcpRpcClient implements RpcClient {
 
 /** Connect to a node's Raft port as a client. Rejects with RaftNodeUnreachable or RaftAuthFailed. */
 export async function connectRpc(addr: string, options: ConnectRpcOptions): Promise<RpcClient> {
-  const key = options.password ? await deriveClusterKey(options.password) : null;
   const client = new TcpRpcClient(addr, options.timeoutMs, options.logger);
   const channel = await dial(addr, {
     role: 'client',
     nodeId: '',
-    key,
+    password: options.password ?? null,
+    minKdfLog2N: options.minKdfLog2N,
     timeoutMs: options.timeoutMs,
-    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxFrameBytes: options.maxFrameBytes ?? CLIENT_MAX_FRAME_BYTES,
     onFrame: (kind, payload) => client.onFrame(kind, payload),
   });
   client.attach(channel);
-  options.logger?.debug(`connected to raft node ${addr}${key ? ' (authenticated, encrypted)' : ''}`);
+  options.logger?.debug(`connected to raft node ${addr}${options.password ? ' (authenticated, encrypted)' : ''}`);
   return client;
 }

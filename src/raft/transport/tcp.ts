@@ -2,34 +2,44 @@
  * The Raft port over TCP. One listening socket serves both peers (Raft messages, after a handshake
  * naming the sending node) and clients (admin tools, forwarding followers: JSON requests), as
  * pysyncobj does. Outgoing Raft traffic goes over one PeerLink per peer. Whatever arrives on the
- * port, the worst outcome is that one connection is closed with a logged reason.
+ * port, the worst outcome is that one connection is closed with a logged reason: admission.ts
+ * bounds the connections still in the handshake (per address too) and a handshake lasts at most
+ * HANDSHAKE_TIMEOUT_MS; client connections carry frames of at most ~1 MiB; rpc-server.ts bounds
+ * the requests in flight per connection and stops reading while answers are backed up.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { decodeMessage, encodeMessage } from '../codec/message.js';
 import type { Message, NodeId } from '../core/types.js';
 import type { Logger } from '../kv/types.js';
 import { describeSocketError, formatAddr, parseAddr } from './address.js';
-import { deriveClusterKey, type Hello } from './auth.js';
+import { AdmissionControl } from './admission.js';
+import { clusterSalt, deriveClusterKey, KDF_LOG2_N, type Hello, type KdfParams } from './auth.js';
 import { Channel, unexpectedFrame } from './channel.js';
 import { ListenFailed } from './errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameKind } from './frame.js';
+import { CLIENT_MAX_FRAME_BYTES, DEFAULT_MAX_FRAME_BYTES, FrameKind } from './frame.js';
 import { acceptHandshake } from './handshake.js';
 import { PeerLink, type PeerLinkStatus } from './peer-link.js';
-import { decodeRpcRequest, encodeRpcResponse } from './rpc-codec.js';
+import { decodeRpcRequest } from './rpc-codec.js';
+import { RpcServer } from './rpc-server.js';
 import type { RaftTransport, RpcPayload, TransportOptions } from './types.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
-/** A connection that has not finished its handshake by then is dropped (slow or idle scanners). */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A connection that has not proven the password by then is dropped (slow or idle scanners). */
+export const HANDSHAKE_TIMEOUT_MS = 2000;
 const DEFAULT_MAX_QUEUED_MESSAGES = 4096;
 const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** Bounds file descriptors a flood of connections can take from the agent. */
 const MAX_CONNECTIONS = 1024;
+/** One warning per this long when connections are refused, with the count. */
+const REFUSAL_REPORT_MS = 10_000;
 
 export class TcpTransport implements RaftTransport {
   private readonly logger: Logger;
   private readonly maxFrameBytes: number;
+  private readonly kdf: KdfParams;
   private readonly key: Promise<Buffer | null>;
+  private readonly admission = new AdmissionControl();
+  private lastRefusalReport = 0;
   private server: Server | null = null;
   private boundAddress: string | null = null;
   private readonly links = new Map<NodeId, PeerLink>();
@@ -44,8 +54,10 @@ export class TcpTransport implements RaftTransport {
     this.logger = options.logger;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const password = options.password ?? null;
+    this.kdf = { salt: clusterSalt(options.clusterName ?? null), log2N: options.kdfLog2N ?? KDF_LOG2_N };
     // Start the (deliberately slow) key derivation now so the first connection does not wait for it.
-    this.key = password ? deriveClusterKey(password) : Promise.resolve(null);
+    this.key = password ? deriveClusterKey(password, this.kdf) : Promise.resolve(null);
+    // listen() awaits it and reports a failure; this only keeps it from being an unhandled rejection.
     this.key.catch(() => {});
   }
 
@@ -68,7 +80,9 @@ export class TcpTransport implements RaftTransport {
     server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new ListenFailed(addr, describeSocketError(err))));
-      server.listen({ host, port }, () => resolve());
+      // A deep accept queue: a flood of connects is shed by admission control, not by the kernel
+      // dropping SYNs (which would also delay the re-dial of a member).
+      server.listen({ host, port, backlog: 4096 }, () => resolve());
     });
     server.on('error', (err) => this.logger.error(`raft port ${addr}: ${describeSocketError(err)}`));
     this.server = server;
@@ -79,7 +93,9 @@ export class TcpTransport implements RaftTransport {
         `raft port ${this.boundAddress} has no password: anyone who can reach it can take part in Raft and send admin requests; set raft.password`,
       );
     }
-    this.logger.info(`raft transport listening on ${this.boundAddress}${key ? ' (authenticated, encrypted)' : ''}`);
+    if (key) this.logger.info(`raft transport listening on ${this.boundAddress} (authenticated, encrypted)`);
+    // Allowed only on purpose (raft.allow_unauthenticated), but said at every start.
+    else this.logger.warn(`raft transport listening on ${this.boundAddress} without a password: anyone who reaches it can vote, write and expire keys`);
   }
 
   send(msg: Message): void {
@@ -96,7 +112,8 @@ export class TcpTransport implements RaftTransport {
       link = new PeerLink({
         peer: msg.to,
         selfAddr: this.options.selfAddr,
-        key: this.key,
+        password: this.options.password ?? null,
+        minKdfLog2N: this.options.kdfLog2N,
         maxFrameBytes: this.maxFrameBytes,
         connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         maxQueuedMessages: this.options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
@@ -147,20 +164,44 @@ export class TcpTransport implements RaftTransport {
       socket.destroy();
       return;
     }
+    const admitted = this.admission.admit(socket.remoteAddress ?? 'unknown');
+    if (!admitted.ok) {
+      socket.destroy();
+      this.reportRefusals(admitted.reason);
+      return;
+    }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     const ch = new Channel(socket, remote);
     this.incoming.add(ch);
     ch.onClose((info) => {
+      admitted.release();
       this.incoming.delete(ch);
       if (info.violation) this.logger.warn(`closed raft connection from ${remote}: ${info.reason}`);
       else this.logger.debug(`raft connection from ${remote} closed: ${info.reason}`);
     });
     acceptHandshake(
       ch,
-      { key, timeoutMs: HANDSHAKE_TIMEOUT_MS, maxFrameBytes: this.maxFrameBytes, logger: this.logger },
-      (hello) => this.established(ch, hello),
+      {
+        key,
+        kdf: this.kdf,
+        timeoutMs: HANDSHAKE_TIMEOUT_MS,
+        // Members exchange Raft messages (appends, snapshot chunks); clients only send requests.
+        maxFrameBytes: (role) => (role === 'peer' ? this.maxFrameBytes : CLIENT_MAX_FRAME_BYTES),
+        logger: this.logger,
+      },
+      (hello) => {
+        admitted.established();
+        this.established(ch, hello);
+      },
     );
+  }
+
+  private reportRefusals(reason: string): void {
+    const now = Date.now();
+    if (now - this.lastRefusalReport < REFUSAL_REPORT_MS) return;
+    this.lastRefusalReport = now;
+    this.logger.warn(`raft port ${this.boundAddress}: refusing connections (${this.admission.refused} so far): ${reason}`);
   }
 
   private established(ch: Channel, hello: Hello): void {
@@ -174,6 +215,7 @@ export class TcpTransport implements RaftTransport {
       this.logger.debug(`raft peer ${hello.nodeId} connected from ${ch.remote}`);
     }
     let misaddressedWarned = false;
+    const rpc = new RpcServer(ch, () => this.requestHandler, hello.role === 'peer' ? this.maxFrameBytes : CLIENT_MAX_FRAME_BYTES, this.logger);
     ch.onFrame = (kind, payload) => {
       if (kind === FrameKind.RaftMessage) {
         if (hello.role !== 'peer') throw new Error('raft message on a client connection');
@@ -190,7 +232,7 @@ export class TcpTransport implements RaftTransport {
         this.deliver(msg);
       } else if (kind === FrameKind.RpcRequest) {
         const { id, body } = decodeRpcRequest(payload);
-        void this.serveRequest(ch, id, body);
+        rpc.serve(id, body);
       } else {
         throw unexpectedFrame(kind, 'after the handshake');
       }
@@ -204,29 +246,5 @@ export class TcpTransport implements RaftTransport {
       // A failing handler is a bug in the node, not the peer's fault: keep the connection.
       this.logger.error(`raft message handler failed on ${msg.type} from ${msg.from}: ${(err as Error).stack ?? String(err)}`);
     }
-  }
-
-  private async serveRequest(ch: Channel, id: number, body: RpcPayload): Promise<void> {
-    let ok = true;
-    let result: RpcPayload;
-    try {
-      if (this.requestHandler === null) throw new Error('this node does not serve requests yet');
-      result = await this.requestHandler(body);
-    } catch (err) {
-      ok = false;
-      result = { message: err instanceof Error ? err.message : String(err) };
-    }
-    if (ch.closed) return;
-    let response: Buffer;
-    try {
-      response = encodeRpcResponse(id, ok, result);
-    } catch (err) {
-      response = encodeRpcResponse(id, false, { message: `response not serialisable: ${(err as Error).message}` });
-    }
-    // The client would close the connection on an oversize frame; tell it why instead.
-    if (response.length + 64 > this.maxFrameBytes) {
-      response = encodeRpcResponse(id, false, { message: `response of ${response.length} bytes exceeds the frame limit` });
-    }
-    ch.send(FrameKind.RpcResponse, response);
   }
 }

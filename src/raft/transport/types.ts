@@ -8,7 +8,11 @@ export interface TransportOptions {
   bindAddr?: string;
   /** Shared cluster secret; when set every connection is authenticated and encrypted. */
   password?: string | null;
-  /** Frames larger than this close the connection (default 64 MiB). */
+  /** The cluster's name (the scope): salts the password's key; random per process when absent. */
+  clusterName?: string | null;
+  /** Key-derivation cost (log2 of scrypt's N); only transport tests lower it from the default 15. */
+  kdfLog2N?: number;
+  /** Frames between members larger than this close the connection (default 16 MiB; clients: 1 MiB). */
   maxFrameBytes?: number;
   /** Connect + handshake timeout of an outgoing peer link before it retries (default 2000 ms). */
   connectTimeoutMs?: number;
@@ -36,7 +40,12 @@ export interface RaftTransport {
   close(): Promise<void>;
 }
 
+/** Opens an RPC connection to a member's port (TCP in production, the in-memory twin in tests). */
+export type Dialer = (addr: string, opts: { password: string | null; timeoutMs: number }) => Promise<RpcClient>;
+
 export interface RpcClient {
   request(req: RpcPayload, timeoutMs?: number): Promise<RpcPayload>;
+  /** False once the connection is known to be gone (the peer restarted): redial before using it. */
+  isOpen(): boolean;
   close(): void;
 }

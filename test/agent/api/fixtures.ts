@@ -9,11 +9,11 @@ import type {
   AgentApi,
   ApiServerOptions,
   HaSnapshot,
-  MemberStatus,
   ReinitializeRequest,
   RestartRequest,
   SwitchoverRequest,
 } from '../../../src/agent/api/types.js';
+import type { FailoverCandidatesJson, MemberStatus } from '../../../src/protocol/index.js';
 import { freePort } from '../../helpers/net.js';
 
 export const NOW_MS = Date.parse('2026-11-25T12:00:00Z');
@@ -134,6 +134,25 @@ export class FakeAgent implements AgentApi {
   requestFailover(req: SwitchoverRequest) {
     return this.act('requestFailover', req, { status: 200, text: `Successfully failed over to "${req.candidate}"` });
   }
+  failoverCandidates(query: { view: ClusterView; candidate: string | null; kind: 'failover' | 'switchover' }): Promise<FailoverCandidatesJson> {
+    this.calls.push({ method: 'failoverCandidates', arg: query });
+    return Promise.resolve({
+      scope: 'demo',
+      scenario: 'leader-lost',
+      answered_by: 'node1',
+      leader: query.view.leader?.name ?? null,
+      candidate: query.candidate,
+      pause: false,
+      winner: null,
+      racers: [],
+      summary: 'no member would take the leader key',
+      maximum_lag_on_failover: 1048576,
+      last_primary_lsn: null,
+      cluster_timeline: 1,
+      synchronous_mode: 'off',
+      members: [],
+    });
+  }
   cancelSwitchover() {
     return this.act('cancelSwitchover', undefined, { status: 404, text: 'no switchover is scheduled' });
   }
@@ -154,6 +173,17 @@ export class FakeAgent implements AgentApi {
   }
   putConfig(config: Record<string, unknown>) {
     return this.act('putConfig', config, { status: 200, body: config });
+  }
+  /** GET /failsafe answers this (null: 502). */
+  failsafe: Record<string, string> | null = null;
+  failsafeTopology() {
+    return this.failsafe;
+  }
+  /** POST /failsafe answers this. */
+  failsafeReply: { status: number; text: string; lsn?: string } = { status: 200, text: 'Accepted', lsn: '100' };
+  acceptFailsafe(body: unknown) {
+    this.calls.push({ method: 'acceptFailsafe', arg: body });
+    return this.failsafeReply;
   }
 }
 

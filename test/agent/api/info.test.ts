@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { ClusterJson, HistoryRow, MemberStatus } from '../../../src/agent/api/types.js';
+import type { ClusterJson, FailoverCandidatesJson, HistoryRow, MemberStatus } from '../../../src/protocol/index.js';
 import { FakeAgent, clusterView, member, primaryStatus, replicaStatus, request, startApi, type Started } from './fixtures.js';
 
 describe('state endpoints', () => {
@@ -41,6 +41,8 @@ describe('state endpoints', () => {
     });
     const body = (await request(`${api.url}/cluster`)).json<ClusterJson>();
     assert.equal(body.scope, 'demo');
+    // hactl extension: the initialize key, so `hactl list` needs this one request.
+    assert.equal(body.system_identifier, '7117556723320621508');
     assert.equal(body.pause, true);
     assert.deepEqual(body.scheduled_switchover, { at: '2030-01-01T00:00:00+00:00', from: 'node1', to: 'node2' });
     assert.deepEqual(
@@ -168,6 +170,40 @@ describe('state endpoints', () => {
     });
   });
 
+  it('GET /metrics reports failsafe_mode from the key, and from the loop while the store is down', async () => {
+    agent.status = primaryStatus();
+    const base = clusterView();
+    agent.view = clusterView({ config: { ...base.config!, data: { ...base.config!.data, failsafe_mode: true } } });
+    let text = (await request(`${api.url}/metrics`)).text;
+    assert.match(text, /^patroni_failsafe_mode_enabled\{scope="demo",name="node1"\} 1$/m);
+    assert.match(text, /^patroni_failsafe_mode_is_active\{scope="demo",name="node1"\} 0$/m);
+    // The store is gone: no view, but the loop still knows the mode and that it keeps the primary alive.
+    agent.view = null;
+    agent.ha = { ...agent.ha, failsafeMode: true, failsafeActive: true };
+    text = (await request(`${api.url}/metrics`)).text;
+    assert.match(text, /^patroni_failsafe_mode_enabled\{scope="demo",name="node1"\} 1$/m);
+    assert.match(text, /^patroni_failsafe_mode_is_active\{scope="demo",name="node1"\} 1$/m);
+    const status = (await request(`${api.url}/primary`));
+    assert.equal(status.status, 200, status.text);
+    assert.equal((JSON.parse(status.text) as { failsafe_mode_is_active?: boolean }).failsafe_mode_is_active, true);
+    delete agent.ha.failsafeMode;
+    delete agent.ha.failsafeActive;
+  });
+
+  it('GET /failsafe answers the last known failsafe key, 502 without one; POST /failsafe answers Accepted with the lsn header', async () => {
+    agent.failsafe = null;
+    assert.equal((await request(`${api.url}/failsafe`)).status, 502);
+    agent.failsafe = { node1: 'http://127.0.0.1:8008/patroni', node2: 'http://127.0.0.1:8009/patroni' };
+    const got = await request(`${api.url}/failsafe`);
+    assert.deepEqual([got.status, JSON.parse(got.text)], [200, agent.failsafe]);
+    const posted = await request(`${api.url}/failsafe`, { method: 'POST', body: JSON.stringify({ name: 'node2', api_url: 'http://127.0.0.1:8009/patroni' }) });
+    assert.deepEqual([posted.status, posted.text, posted.headers.lsn], [200, 'Accepted', '100']);
+    assert.deepEqual(agent.calls.at(-1), { method: 'acceptFailsafe', arg: { name: 'node2', api_url: 'http://127.0.0.1:8009/patroni' } });
+    agent.failsafeReply = { status: 500, text: 'Running as a leader' };
+    const refused = await request(`${api.url}/failsafe`, { method: 'POST', body: '{"name":"node2"}' });
+    assert.deepEqual([refused.status, refused.text, refused.headers.lsn ?? null], [500, 'Running as a leader', null]);
+  });
+
   it('HEAD on the state endpoints answers their status code without a body', async () => {
     for (const path of ['/patroni', '/cluster', '/history', '/config', '/metrics']) {
       const res = await request(api.url + path, { method: 'HEAD' });
@@ -178,5 +214,49 @@ describe('state endpoints', () => {
   it('survives malformed request targets and odd query strings', async () => {
     assert.equal((await request(`${api.url}/replica?lag=%ZZ&tag_=&&=`)).status, 503);
     assert.equal((await request(`${api.url}//patroni`)).status, 200);
+  });
+});
+
+describe('GET /failover/candidates (issue 17)', () => {
+  const agent = new FakeAgent();
+  let api: Started;
+  before(async () => {
+    api = await startApi(agent);
+  });
+  after(() => api.close());
+  beforeEach(() => {
+    agent.view = clusterView();
+    agent.calls.length = 0;
+  });
+
+  it('answers the agent\'s explanation for the automatic race, without a refusal', async () => {
+    const res = await request(`${api.url}/failover/candidates`);
+    assert.equal(res.status, 200, res.text);
+    const body = res.json<FailoverCandidatesJson>();
+    assert.equal(body.summary, 'no member would take the leader key');
+    assert.equal(body.refusal, undefined);
+    assert.deepEqual(agent.calls.map((c) => [c.method, (c.arg as { candidate: string | null; kind: string }).candidate, (c.arg as { kind: string }).kind]), [['failoverCandidates', null, 'failover']]);
+  });
+
+  it('adds what POST /failover would refuse up front for that candidate (Patroni\'s code and text)', async () => {
+    const body = (await request(`${api.url}/failover/candidates?candidate=nobody`)).json<FailoverCandidatesJson>();
+    assert.deepEqual(body.refusal, { status: 412, text: 'candidate does not exists' });
+    const switchover = (await request(`${api.url}/failover/candidates?candidate=node1&kind=switchover`)).json<FailoverCandidatesJson>();
+    assert.deepEqual(switchover.refusal, { status: 400, text: 'Switchover target and source are the same' });
+  });
+
+  it('refuses an unknown kind (400), and other /failover paths stay health checks as in Patroni', async () => {
+    const bad = await request(`${api.url}/failover/candidates?kind=promote`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /kind must be failover or switchover/);
+    const health = await request(`${api.url}/failover`);
+    const root = await request(`${api.url}/no-such-endpoint`);
+    assert.deepEqual([health.status, health.json<MemberStatus>().role], [root.status, root.json<MemberStatus>().role]);
+    assert.deepEqual(agent.calls, []);
+  });
+
+  it('503 without a cluster view', async () => {
+    agent.view = null;
+    assert.equal((await request(`${api.url}/failover/candidates`)).status, 503);
   });
 });

@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { leaseDeadlineMonoMs } from '../../../src/dcs/lease.js';
 import { FenceController } from '../../../src/agent/fence/controller.js';
 import type { FenceSettings } from '../../../src/agent/fence/settings.js';
 import type { LocalObservation } from '../../../src/agent/ha/inputs.js';
 import { replica } from '../ha/fixtures.js';
+import { holderNowMs } from '../../../src/agent/fence/holder-clock.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'hactl-fence-ctl-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,7 +59,7 @@ describe('fence controller', () => {
     try {
       assert.ok(lines.some((l) => /PostgreSQL was fenced at 2030-01-01/.test(l)));
       assert.equal((await ctl.beforeDecide(false, observed(null))).wasFenced, true);
-      await ctl.leaseConfirmed({ sentAtMonoMs: performance.now(), ttlMs: 30_000, paused: false });
+      await ctl.leaseConfirmed({ leaseDeadlineMonoMs: leaseDeadlineMonoMs(holderNowMs(), 30_000), paused: false });
       const armed = ctl.status();
       assert.equal(armed.armed, true);
       assert.ok(armed.deadline_remaining_ms! > 27_000 && armed.deadline_remaining_ms! <= 28_700, JSON.stringify(armed));
@@ -65,7 +67,7 @@ describe('fence controller', () => {
       assert.equal(ctl.status().armed, false);
       assert.equal(ctl.status().disabled_reason, 'paused');
       assert.ok(lines.some((l) => /disabled while the cluster is paused/.test(l)));
-      await ctl.leaseConfirmed({ sentAtMonoMs: performance.now(), ttlMs: 30_000, paused: true });
+      await ctl.leaseConfirmed({ leaseDeadlineMonoMs: leaseDeadlineMonoMs(holderNowMs(), 30_000), paused: true });
       assert.equal(ctl.status().armed, false, 'no arming in pause');
       // PostgreSQL started before the kill: the record stays; started after it: cleared.
       assert.equal((await ctl.beforeDecide(false, observed(new Date('2029-12-31T00:00:00Z')))).wasFenced, true);

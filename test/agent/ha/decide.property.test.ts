@@ -150,10 +150,11 @@ function violations(input: DecideInput, d: Decision, isAlternative: boolean): st
     if (d.action !== 'demote' && !leaseCoversNextCycle(input)) out.push(`no demotion with the lease running out (${d.action})`);
   }
 
-  // Nothing but reporting, lock upkeep and operator-requested failover in pause.
+  // Nothing but reporting, lock upkeep, operator-requested failover and a running replica following the
+  // leader of the day (Patroni re-points primary_conninfo in pause too) in pause.
   if (config.pause) {
     const allowed = ['no-action', 'renew', 'release-leader', 'acquire-and-promote', 'hand-over', 'fatal', 'wait-for-initialize'];
-    if (!allowed.includes(d.action)) out.push(`${d.action} in pause`);
+    if (!allowed.includes(d.action) && !(d.action === 'follow' && local.role === 'replica')) out.push(`${d.action} in pause`);
     if (d.action === 'acquire-and-promote' && d.promote && view?.failover?.candidate !== me) out.push('promotion in pause without a manual failover to me');
     if (d.action === 'hand-over' && (d.candidate === null || view?.failover?.scheduledAt)) out.push('hand-over in pause needs an unscheduled candidate');
   }

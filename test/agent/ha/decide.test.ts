@@ -56,6 +56,22 @@ const scenarios: Scenario[] = [
     expect: { action: 'wait-for-initialize', reason: 'waiting for leader to bootstrap' },
   },
   {
+    // Patroni's "bootstrap (without leader)" (dcs_failsafe_mode "new replica isn't promoted").
+    name: 'restores itself with a no_leader replica method when the initialized cluster has no leader',
+    input: input({ view: view({ leaderName: null }), local: replica({ dataDir: 'empty', role: 'stopped', systemIdentifier: null }), config: { canCloneWithoutLeader: true } }),
+    expect: { action: 'clone', reason: 'trying to bootstrap (without leader)', fields: { from: null, fromLeader: false } },
+  },
+  {
+    name: 'does not restore without a leader while another member initializes the cluster',
+    input: input({ view: view({ initialize: '', leaderName: null }), local: replica({ dataDir: 'empty', role: 'stopped', systemIdentifier: null }), config: { canCloneWithoutLeader: true } }),
+    expect: { action: 'wait-for-initialize', reason: 'waiting for leader to bootstrap' },
+  },
+  {
+    name: 'waits for a leader when no replica method works without one',
+    input: input({ view: view({ leaderName: null }), local: replica({ dataDir: 'empty', role: 'stopped', systemIdentifier: null }) }),
+    expect: { action: 'wait-for-initialize', reason: 'waiting for leader to bootstrap' },
+  },
+  {
     name: 'clones from the leader once the cluster has one',
     input: input({ local: replica({ dataDir: 'empty', role: 'stopped', systemIdentifier: null }) }),
     expect: { action: 'clone', reason: "trying to bootstrap from leader 'srv1'", fields: { from: 'srv1', fromLeader: true } },
@@ -128,7 +144,7 @@ const scenarios: Scenario[] = [
     expect: {
       action: 'demote',
       reason: 'demoted self because DCS is not accessible and I was a leader',
-      fields: { mode: 'immediate', releaseLeader: false, leader: null },
+      fields: { mode: 'immediate', releaseLeader: false, leader: null, offline: true },
       notes: ['demoting self because DCS is not accessible and I was a leader'],
     },
   },
@@ -191,14 +207,28 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'stays out of the race for a ttl after its pre_promote script failed (Patroni backoff)',
+    input: input({ view: view({ leaderName: null }), self: { raceBackoffUntilMonoMs: MONO_NOW + 1 } }),
+    expect: {
+      action: 'follow',
+      reason: 'following a different leader because i am not the healthiest node (backing off for 1 s after its pre_promote script failed)',
+      notes: ['backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily'],
+    },
+  },
+  {
+    name: 'races again once the pre_promote backoff has passed',
+    input: input({ view: view({ leaderName: null }), self: { raceBackoffUntilMonoMs: MONO_NOW } }),
+    expect: { action: 'acquire-and-promote', reason: 'promoted self to leader by acquiring session lock' },
+  },
+  {
     name: 'stays out of the race when a reachable peer is ahead',
     input: input({ view: view({ leaderName: null }), memberHealth: [health('srv3', { walLsn: PRIMARY_LSN + 1n })] }),
-    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node', notes: ['Wal position of srv3 is ahead of my wal position'] },
+    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node (srv3 is 1 bytes ahead)', notes: ['Wal position of srv3 is ahead of my wal position'] },
   },
   {
     name: 'stays out of the race when lagging more than maximum_lag_on_failover behind the last primary LSN',
     input: input({ view: view({ leaderName: null }), local: replica({ receivedLsn: PRIMARY_LSN - 2_000_000n, replayedLsn: PRIMARY_LSN - 2_000_000n }) }),
-    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node', notes: ['My wal position exceeds maximum replication lag'] },
+    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node (lag 2000000 bytes exceeds maximum_lag_on_failover 1048576)', notes: ['My wal position exceeds maximum replication lag'] },
   },
   {
     name: 'races when behind the last primary LSN by no more than maximum_lag_on_failover',
@@ -208,7 +238,7 @@ const scenarios: Scenario[] = [
   {
     name: 'lets a peer with a higher failover_priority at the same LSN win',
     input: input({ view: view({ leaderName: null }), memberHealth: [health('srv3', { failoverPriority: 5 })] }),
-    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node', notes: ['srv3 has equally tolerable WAL position and priority 5, while this node has priority 1'] },
+    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node (srv3 has the same WAL position and a higher failover_priority: 5 > 1)', notes: ['srv3 has equally tolerable WAL position and priority 5, while this node has priority 1'] },
   },
   {
     name: 'wins against a lower failover_priority peer at the same LSN',
@@ -241,7 +271,7 @@ const scenarios: Scenario[] = [
   {
     name: 'does not race while the old primary still answers as a primary',
     input: input({ view: view({ leaderName: null }), memberHealth: [health('srv1', { role: 'primary' })] }),
-    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node', notes: ['Primary (srv1) is still alive'] },
+    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node (srv1 is still running as a primary)', notes: ['Primary (srv1) is still alive'] },
   },
   {
     name: 'takes the key back as a primary that lost it while nobody promoted',
@@ -258,7 +288,7 @@ const scenarios: Scenario[] = [
     input: asLeader({
       view: view({ leaderName: null, history: { lines: [{ timeline: 1, lsn: PRIMARY_LSN, reason: '', timestamp: null, newLeader: 'srv2' }], keyVersion: 3 } }),
     }),
-    expect: { action: 'demote', reason: 'demoting self because i am not the healthiest node', notes: ['My timeline 1 is behind last known cluster timeline 2'] },
+    expect: { action: 'demote', reason: 'demoting self because i am not the healthiest node (timeline 1 is behind the cluster timeline 2)', notes: ['My timeline 1 is behind last known cluster timeline 2'] },
   },
 
   // --- switchover / failover ---------------------------------------------------------------------
@@ -320,7 +350,7 @@ const scenarios: Scenario[] = [
   {
     name: 'leaves the race to a healthy switchover candidate',
     input: input({ config: { name: 'srv3' }, view: view({ leaderName: null, failover: failover({ leader: 'srv1', candidate: 'srv2' }) }), memberHealth: [health('srv2')] }),
-    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node', notes: ['switchover: to srv2, i am srv3'] },
+    expect: { action: 'follow', reason: 'following a different leader because i am not the healthiest node (switchover requested: srv2 is the candidate)', notes: ['switchover: to srv2, i am srv3'] },
   },
   {
     name: 'races instead of an unhealthy switchover candidate, among all but the former leader',
@@ -390,6 +420,16 @@ const scenarios: Scenario[] = [
     expect: { action: 'restart-primary', reason: 'starting primary after failure', ifLockLost: { action: 'start-as-replica', reason: 'starting as a secondary' } },
   },
   {
+    name: 'gives the key up after its start in place failed, reporting role demoted (Patroni\'s post_recover)',
+    input: asLeader({ local: primary({ role: 'crashed' }), self: { primaryStartFailed: true } }),
+    expect: { action: 'release-leader', reason: 'removed leader key after trying and failing to start postgres', fields: { demoted: true } },
+  },
+  {
+    name: 'a failed start of a former primary that no longer holds the key starts it as a secondary',
+    input: input({ local: primary({ role: 'crashed' }), self: { primaryStartFailed: true } }),
+    expect: { action: 'start-as-replica', reason: 'starting as a secondary' },
+  },
+  {
     name: 'fails over instead of restarting a crashed primary when primary_start_timeout is 0',
     input: asLeader({ local: primary({ role: 'crashed' }), config: { primaryStartTimeoutMs: 0 }, memberHealth: [health('srv2')] }),
     expect: { action: 'demote', reason: 'stopped PostgreSQL to fail over after a crash', fields: { releaseLeader: true }, notes: ['Primary crashed. Failing over.'] },
@@ -397,6 +437,26 @@ const scenarios: Scenario[] = [
   {
     name: 'restarts in place with primary_start_timeout 0 when no replica could take over',
     input: asLeader({ local: primary({ role: 'crashed' }), config: { primaryStartTimeoutMs: 0 }, memberHealth: [] }),
+    expect: { action: 'restart-primary', reason: 'starting primary after failure' },
+  },
+  {
+    name: 'gives the key up when restarts in place have failed since the first attempt, primary_start_timeout ago (issue 17)',
+    input: asLeader({ local: primary({ role: 'crashed' }), self: { startingSinceMonoMs: MONO_NOW - 300_000 }, memberHealth: [health('srv2')] }),
+    expect: {
+      action: 'demote',
+      reason: 'released the leader key: the crashed primary could not be restarted in place within primary_start_timeout',
+      fields: { releaseLeader: true, mode: 'immediate' },
+      notes: ['Demoting self because PostgreSQL could not be restarted in place within primary_start_timeout (300 s)'],
+    },
+  },
+  {
+    name: 'keeps restarting in place after primary_start_timeout when no replica could take over',
+    input: asLeader({ local: primary({ role: 'crashed' }), self: { startingSinceMonoMs: MONO_NOW - 300_000 }, memberHealth: [] }),
+    expect: { action: 'restart-primary', reason: 'starting primary after failure' },
+  },
+  {
+    name: 'restarts in place again while failed restarts are within primary_start_timeout',
+    input: asLeader({ local: primary({ role: 'crashed' }), self: { startingSinceMonoMs: MONO_NOW - 299_000 }, memberHealth: [health('srv2')] }),
     expect: { action: 'restart-primary', reason: 'starting primary after failure' },
   },
   {
@@ -462,9 +522,14 @@ const scenarios: Scenario[] = [
     expect: { action: 'reinit', reason: 'reinitializing after failed pg_rewind', notes: ['Failed to rewind from healthy primary: srv1'] },
   },
   {
-    name: 'follows without another check once the member is known not to have diverged',
-    input: input({ view: view({ members: [member('srv1', { role: 'primary', timeline: 2 })] }), self: { divergence: { leader: 'srv1', diverged: false } } }),
+    name: 'follows without another check once the member is known not to have diverged (and is on the leader\'s timeline)',
+    input: input({ view: view({ members: [member('srv1', { role: 'primary', timeline: 2 })] }), local: replica({ timeline: 2 }), self: { divergence: { leader: 'srv1', diverged: false } } }),
     expect: { action: 'follow', reason: 'no action. I am (srv2), a secondary, and following a leader (srv1)', fields: { checkDivergence: false } },
+  },
+  {
+    name: 'checks again while its timeline stays behind the leader\'s, whatever an earlier check said (a stream stuck before the fork)',
+    input: input({ view: view({ members: [member('srv1', { role: 'primary', timeline: 3 })] }), local: replica({ timeline: 2 }), self: { divergence: { leader: 'srv1', diverged: false } } }),
+    expect: { action: 'follow', reason: 'no action. I am (srv2), a secondary, and following a leader (srv1)', fields: { checkDivergence: true } },
   },
 
   // --- long actions ------------------------------------------------------------------------------
@@ -517,6 +582,12 @@ describe('decide', () => {
     assert.equal(needsMemberHealth(asLeader({ view: view({ failover: failover({ leader: 'srv1' }) }) })), true, 'a switchover request');
     assert.equal(needsMemberHealth(asLeader({ local: primary({ role: 'crashed' }) })), true, 'a crashed primary may fail over');
     assert.equal(needsMemberHealth(input({ dcsOk: false })), false);
+    // The named candidate races without asking (the round trip was in the switchover's write gap); the others ask.
+    const request = view({ leaderName: null, failover: failover({ leader: 'srv1', candidate: 'srv2' }) });
+    assert.equal(needsMemberHealth(input({ view: request })), false, 'srv2, the requested candidate, a replica');
+    assert.equal(decide(input({ view: request })).action, 'acquire-and-promote', 'and takes the key without the others\' health');
+    assert.equal(needsMemberHealth(input({ view: request, config: { name: 'srv3' } })), true, 'srv3 checks that the candidate is healthy');
+    assert.equal(needsMemberHealth(input({ view: request, local: replica({ role: 'stopped' }) })), true, 'a stopped candidate goes the normal way');
   });
 
   it('does not modify its input', () => {

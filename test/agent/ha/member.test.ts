@@ -8,7 +8,7 @@ import { parseConfig } from '../../../src/config/index.js';
 import type { FenceStatusBody } from '../../../src/agent/fence/index.js';
 import type { WatchdogStatus } from '../../../src/agent/watchdog/index.js';
 import { fenceSummary, memberData, watchdogSummary } from '../../../src/agent/ha/member.js';
-import { primary } from './fixtures.js';
+import { primary, replica } from './fixtures.js';
 
 const fenceOn: FenceStatusBody = {
   mode: 'on',
@@ -66,5 +66,28 @@ describe('member key: fence and watchdog words', () => {
     assert.deepEqual([data.fence, data.watchdog], ['armed 8.0s', 'idle']);
     const without = memberData(config, obs, null, { version: 'test', paused: false });
     assert.equal('fence' in without || 'watchdog' in without, false);
+  });
+});
+
+describe('member key: position of a member that is not running', () => {
+  it('reports where a stopped (or diverged, not started) member stopped, so its lag stays visible', () => {
+    const example = readFileSync(fileURLToPath(new URL('../../../examples/ha.yml', import.meta.url)), 'utf8');
+    const { config } = parseConfig(example, 'ha.yml');
+    const stopped = replica({ role: 'stopped', replayedLsn: null, receivedLsn: null, writeLsn: null });
+    const data = memberData(config, { state: stopped, server: null, pendingRestartSettings: [], stoppedAtLsn: 0x5000100n }, null, { version: 'test', paused: false });
+    assert.equal(data.xlogLocation, 0x5000100n);
+    const running = memberData(config, { state: replica({ replayedLsn: 0x6000000n }), server: null, pendingRestartSettings: [], stoppedAtLsn: 0x5000100n }, null, { version: 'test', paused: false });
+    assert.equal(running.xlogLocation, 0x6000000n, 'a running replica reports its replay position');
+  });
+});
+
+describe('member key: state of a member whose postmaster died', () => {
+  it('is crashed, and stopped in pause (as Patroni publishes it there)', () => {
+    const example = readFileSync(fileURLToPath(new URL('../../../examples/ha.yml', import.meta.url)), 'utf8');
+    const { config } = parseConfig(example, 'ha.yml');
+    const obs = { state: replica({ role: 'crashed', replayedLsn: null, receivedLsn: null, writeLsn: null }), server: null, pendingRestartSettings: [] };
+    assert.equal(memberData(config, obs, null, { version: 'test', paused: false }).state, 'crashed');
+    assert.equal(memberData(config, obs, null, { version: 'test', paused: true }).state, 'stopped');
+    assert.equal(memberData(config, { ...obs, state: replica() }, null, { version: 'test', paused: true }).state, 'running', 'a running replica is running in pause too');
   });
 });

@@ -5,13 +5,17 @@
  * - every acknowledged commit is on enough of the standbys the `sync` key lists (all of them, or
  *   |standbys| − quorum);
  * - if the leader died now, any standby decide() lets take over holds every acknowledged commit.
+ * And a promotion in strict mode (Patroni 4 keeps the former key's members): from any former key
+ * whose promise holds, the new key lists no member the former one did not (besides the new leader),
+ * still holds its promise, the new primary acknowledges nothing its kept standbys do not have, and
+ * whoever may take over from it holds every acknowledged commit.
  * A failure prints the seed; rerun with HACTL_SYNC_SEED=<seed> (HACTL_SYNC_CASES=<n> for more runs).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterView, SyncState } from '../../../src/dcs/index.js';
 import { decide } from '../../../src/agent/ha/index.js';
-import { planSync, type StandbyConnection, type SyncSettings, type Watermark } from '../../../src/agent/ha/sync.js';
+import { planSync, prePromoteSync, type StandbyConnection, type SyncSettings, type Watermark } from '../../../src/agent/ha/sync.js';
 import { includesName, parseSyncNames } from '../../../src/agent/ha/sync-names.js';
 import { health, input, member, replica, view } from './fixtures.js';
 import { mulberry32 as rng } from '../../helpers/prng.js';
@@ -155,7 +159,67 @@ function runCase(seed: number): void {
   }
 }
 
+const NODES = ['srv1', 'srv2', 'srv3', 'srv4'];
+
+function runPromotionCase(seed: number): void {
+  const random = rng(seed);
+  const chance = (p: number) => random() < p;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const settings: SyncSettings = { mode: pick(['on', 'quorum'] as const), strict: true, nodeCount: 1, maxLagBytes: null };
+  const formerLeader = pick(NODES);
+  const listed = NODES.filter((n) => n !== formerLeader && chance(0.6));
+  const formerQuorum = listed.length > 0 && (settings.mode === 'quorum' || chance(0.2)) ? Math.floor(random() * listed.length) : null;
+  const former: SyncState = { leader: formerLeader, syncStandbys: listed, quorum: formerQuorum, keyVersion: 5 };
+  // Every acknowledged commit (up to ACKED) is on the former leader and on |standbys| − quorum of them.
+  const ACKED = 1000n;
+  const holders = new Set([formerLeader, ...[...listed].sort(() => random() - 0.5).slice(0, listed.length - (formerQuorum ?? 0))]);
+  const flush = new Map(NODES.map((n) => [n, holders.has(n) ? ACKED + BigInt(Math.floor(random() * 50)) : BigInt(Math.floor(random() * 1100))]));
+  const members = NODES.map((n) => member(n));
+  const reachable = new Map(NODES.map((n) => [n, chance(0.7)]));
+  const ctx = `seed ${seed}: mode ${settings.mode}, former key ${JSON.stringify(former)}, flush ${JSON.stringify([...flush].map(([n, f]) => `${n}=${f}`))}`;
+  const mayRace = (me: string, sync: SyncState, dead: string): boolean =>
+    decide(
+      input({
+        view: view({ leaderName: null, members, sync, status: { lastLsn: null, slots: {}, retainSlots: [] } }),
+        local: replica({ receivedLsn: flush.get(me)!, replayedLsn: flush.get(me)! }),
+        config: { name: me, synchronousMode: settings.mode, maximumLagOnFailoverBytes: 1n << 40n },
+        memberHealth: NODES.filter((n) => n !== me).map((n) => health(n, { reachable: n !== dead && reachable.get(n)!, walLsn: flush.get(n)! })),
+      }),
+    ).action === 'acquire-and-promote';
+
+  for (const promoted of NODES.filter((n) => mayRace(n, former, formerLeader))) {
+    if (flush.get(promoted)! < ACKED) assert.fail(`${ctx}: ${promoted} may take over without commit ${ACKED}`);
+    const plan = prePromoteSync(promoted, settings, view({ members, sync: former }));
+    const key = plan.key!;
+    const where = `${ctx}, ${promoted} promoted: key ${JSON.stringify(key)}, setting ${plan.ssn}`;
+    if (key.syncStandbys.some((n) => !includesName([formerLeader, ...listed], n)) || includesName(key.syncStandbys, promoted)) assert.fail(`${where}: the key was widened`);
+    const kept = key.syncStandbys.filter((n) => flush.get(n)! >= ACKED).length;
+    if (kept < key.syncStandbys.length - (key.quorum ?? 0)) assert.fail(`${where}: commit ${ACKED} is on ${kept} of the kept standbys`);
+    // A commit on the new primary: never acknowledged without a standby; when it is, the key's promise holds.
+    const commit = 2000n;
+    const standbys = NODES.filter((n) => n !== promoted).map((name, i) => ({ name, connected: chance(0.5), streaming: true, pid: i, flush: chance(0.5) ? commit : ACKED }));
+    if (acknowledged(commit, plan.ssn, standbys.map((x) => ({ ...x, connected: false })))) assert.fail(`${where}: a commit acknowledged with no standby connected`);
+    if (acknowledged(commit, plan.ssn, standbys)) {
+      const on = key.syncStandbys.filter((n) => standbys.find((x) => x.name === n)!.flush >= commit).length;
+      if (on < key.syncStandbys.length - (key.quorum ?? 0)) assert.fail(`${where}: commit acknowledged on ${on} of the listed standbys`);
+    }
+    // The new leader's first cycle with nobody streaming agrees with what it wrote: nothing to change.
+    const next = planSync({ me: promoted, settings, view: view({ members, sync: { ...key, keyVersion: 6 } }), connections: [], primaryLsn: ACKED, currentSsn: plan.ssn, ssnManaged: true, watermarks: new Map() });
+    if (next.steps.length > 0) assert.fail(`${where}: the first cycle changes it: ${JSON.stringify(next.steps)}`);
+    // The new primary dies before any standby confirmed: whoever may take over holds every acknowledged commit.
+    for (const name of NODES.filter((n) => n !== promoted)) {
+      if (mayRace(name, { ...key, keyVersion: 6 }, promoted) && flush.get(name)! < ACKED) assert.fail(`${where}: ${name} may take over without commit ${ACKED}`);
+    }
+  }
+}
+
 describe('synchronous mode (seeded model)', () => {
+  it('a strict promotion keeps the key honest and never widens it', () => {
+    const seed = Number(process.env.HACTL_SYNC_SEED ?? 0x5eed);
+    const cases = Number(process.env.HACTL_SYNC_CASES ?? 300) * 3;
+    for (let i = 0; i < cases; i++) runPromotionCase(seed + i);
+  });
+
   it('never lets the key or a promotion lose an acknowledged commit', () => {
     const seed = Number(process.env.HACTL_SYNC_SEED ?? 0x5eed);
     const cases = Number(process.env.HACTL_SYNC_CASES ?? 300);

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterView, SyncState } from '../../../src/dcs/index.js';
 import { decide, type Decision } from '../../../src/agent/ha/index.js';
-import { planSync, prePromoteSync, quorumFor, syncSettingsFrom, type StandbyConnection, type SyncInput, type SyncSettings, type Watermark } from '../../../src/agent/ha/sync.js';
+import { ackPositionColumn, planSync, prePromoteSync, quorumFor, syncSettingsFrom, type StandbyConnection, type SyncInput, type SyncSettings, type Watermark } from '../../../src/agent/ha/sync.js';
 import { parseSyncNames, renderSyncNames, STRICT_PLACEHOLDER } from '../../../src/agent/ha/sync-names.js';
 import { failover, health, input, member, PRIMARY_LSN, replica, view } from './fixtures.js';
 
@@ -129,15 +129,49 @@ describe('the leader plans synchronous replication', () => {
     ]);
   });
 
-  it('strict mode without standbys keeps writes waiting on the placeholder and says why', () => {
-    const p = plan({ settings: { ...ON, strict: true }, sync: key(['srv2']), currentSsn: 'FIRST 1 ("srv2")', connections: [] });
-    assert.deepEqual(p.steps.at(-1), { kind: 'set-ssn', value: `FIRST 1 ("${STRICT_PLACEHOLDER}")` });
-    assert.ok(p.notes.some((n) => n.level === 'warning' && /synchronous_mode_strict is requested: writes wait/.test(n.message)));
+  it('strict mode without standbys and an empty key keeps writes waiting on the placeholder and says why', () => {
+    const p = plan({ settings: { ...ON, strict: true }, sync: key([]), currentSsn: '', connections: [] });
+    assert.deepEqual(p.steps, [{ kind: 'set-ssn', value: `FIRST 1 ("${STRICT_PLACEHOLDER}")` }]);
+    assert.ok(p.notes.some((n) => n.level === 'warning' && /synchronous_mode_strict is requested: writes wait until a synchronous standby connects \(Patroni's placeholder/.test(n.message)));
     const q = plan({ settings: { ...QUORUM, strict: true }, connections: [] });
     assert.equal((q.steps.at(-1) as { value: string }).value, `ANY 1 ("${STRICT_PLACEHOLDER}")`);
+    // A key written by another leader promises nothing about our commits: the placeholder, and the key made ours and empty.
+    const foreign = plan({ settings: { ...ON, strict: true }, sync: key(['srv2'], { leader: 'srv9' }), currentSsn: '', connections: [] });
+    assert.deepEqual(foreign.steps, [
+      { kind: 'write-key', state: { leader: 'srv1', syncStandbys: [], quorum: null }, ifVersion: 9 },
+      { kind: 'set-ssn', value: `FIRST 1 ("${STRICT_PLACEHOLDER}")` },
+    ]);
     // A standby returns: it is named in the setting (writes resume once it confirms), the key follows later.
     const back = plan({ settings: { ...ON, strict: true }, sync: key([]), currentSsn: `FIRST 1 ("${STRICT_PLACEHOLDER}")`, connections: [conn('srv2')] });
     assert.deepEqual(back.steps, [{ kind: 'set-ssn', value: 'FIRST 1 ("srv2")' }]);
+  });
+
+  it('strict mode without a candidate keeps the standbys the key lists, in the key and in the setting (Patroni 4)', () => {
+    const strict = { ...ON, strict: true };
+    // The synchronous standby stops: nothing changes, commits wait for it, the warning names the setting.
+    const gone = plan({ settings: strict, sync: key(['srv2']), currentSsn: 'FIRST 1 ("srv2")', connections: [] });
+    assert.deepEqual(gone.steps, []);
+    assert.ok(gone.notes.some((n) => n.level === 'warning' && n.message.includes('synchronous_standby_names keeps FIRST 1 ("srv2"), the standbys the sync key lists')));
+    // Only a nosync member streams: it is no candidate, the kept standby stays.
+    const nosync = plan({ settings: strict, sync: key(['srv2']), currentSsn: 'FIRST 1 ("srv2")', connections: [conn('srv3')], members: [member('srv1'), member('srv2'), member('srv3', { tags: { nosync: true } })] });
+    assert.deepEqual(nosync.steps, []);
+    // Two listed, the setting differs (a promotion's placeholder, say): the setting waits for both, the key stays.
+    const two = plan({ settings: strict, sync: key(['srv2', 'srv3']), currentSsn: `FIRST 1 ("${STRICT_PLACEHOLDER}")`, connections: [] });
+    assert.deepEqual(two.steps, [{ kind: 'set-ssn', value: 'FIRST 2 ("srv2", "srv3")' }]);
+    // Quorum: ANY |standbys| − quorum, the key's promise unchanged.
+    const quorum = plan({ settings: { ...QUORUM, strict: true }, sync: key(['srv2', 'srv3'], { quorum: 1 }), currentSsn: '', connections: [] });
+    assert.deepEqual(quorum.steps, [{ kind: 'set-ssn', value: 'ANY 1 ("srv2", "srv3")' }]);
+    // A quorum left in the key in `on` mode: ANY as well (FIRST 1 of two would let the key overstate).
+    const onWithQuorum = plan({ settings: strict, sync: key(['srv2', 'srv3'], { quorum: 1 }), currentSsn: '', connections: [] });
+    assert.deepEqual(onWithQuorum.steps, [{ kind: 'set-ssn', value: 'ANY 1 ("srv2", "srv3")' }]);
+    // Another candidate connects: the key drops the kept standby BEFORE the setting names the newcomer.
+    const other = plan({ settings: strict, sync: key(['srv2']), currentSsn: 'FIRST 1 ("srv2")', connections: [conn('srv3')] });
+    assert.deepEqual(other.steps, [
+      { kind: 'write-key', state: { leader: 'srv1', syncStandbys: [], quorum: null }, ifVersion: 9 },
+      { kind: 'set-ssn', value: 'FIRST 1 ("srv3")' },
+    ]);
+    // Not strict: the same loss runs asynchronously (the key first).
+    assert.deepEqual(plan({ sync: key(['srv2']), currentSsn: 'FIRST 1 ("srv2")', connections: [] }).steps.map((st) => st.kind), ['write-key', 'set-ssn']);
   });
 
   it('quorum mode: ANY k over every candidate, the key carries |standbys| − k', () => {
@@ -163,10 +197,27 @@ describe('the leader plans synchronous replication', () => {
     assert.deepEqual(handSet.steps, []);
   });
 
-  it('takes the key over before a promotion, the setting empty (strict: the placeholder)', () => {
+  it('takes the key over before a promotion, the setting empty (strict and no former key: the placeholder)', () => {
     assert.deepEqual(prePromoteSync('srv2', ON, view({ sync: key(['srv2']) })), { key: { leader: 'srv2', syncStandbys: [], quorum: null }, ifVersion: 9, ssn: '' });
     assert.equal(prePromoteSync('srv2', { ...QUORUM, strict: true }, null).ssn, `ANY 1 ("${STRICT_PLACEHOLDER}")`);
+    assert.deepEqual(prePromoteSync('srv2', { ...ON, strict: true }, view({ sync: null })), { key: { leader: 'srv2', syncStandbys: [], quorum: null }, ifVersion: 0, ssn: `FIRST 1 ("${STRICT_PLACEHOLDER}")` });
     assert.equal(prePromoteSync('srv2', { ...ON, mode: 'off' }, null).key, null);
+  });
+
+  it('strict: a promotion keeps the former leader and the other standbys in the key and the setting (Patroni 4), never more', () => {
+    const strict = { ...ON, strict: true };
+    // The scenario of basic_replication: the former leader is the only one left to wait for.
+    assert.deepEqual(prePromoteSync('srv2', strict, view({ sync: key(['srv2']) })), { key: { leader: 'srv2', syncStandbys: ['srv1'], quorum: null }, ifVersion: 9, ssn: 'FIRST 1 ("srv1")' });
+    // Multi sync: everybody else of the former key, all waited for; names match case-insensitively.
+    assert.deepEqual(prePromoteSync('SRV2', strict, view({ sync: key(['srv2', 'srv3']) })), { key: { leader: 'SRV2', syncStandbys: ['srv1', 'srv3'], quorum: null }, ifVersion: 9, ssn: 'FIRST 2 ("srv1", "srv3")' });
+    // Quorum: the former quorum carries over (each old commit is on the former leader and on |standbys| − quorum of them).
+    assert.deepEqual(prePromoteSync('srv2', { ...QUORUM, strict: true }, view({ sync: key(['srv2', 'srv3', 'srv4'], { quorum: 1 }) })), {
+      key: { leader: 'srv2', syncStandbys: ['srv1', 'srv3', 'srv4'], quorum: 1 },
+      ifVersion: 9,
+      ssn: 'ANY 2 ("srv1", "srv3", "srv4")',
+    });
+    // The former leader taking its key back: the same standbys.
+    assert.deepEqual(prePromoteSync('srv1', strict, view({ sync: key(['srv2']) })).key, { leader: 'srv1', syncStandbys: ['srv2'], quorum: null });
   });
 });
 
@@ -185,13 +236,21 @@ describe('who may take over in synchronous mode', () => {
   it('refuses a member that is not a synchronous standby even when it is the furthest ahead, with the reason', () => {
     const d = race('srv3', key(['srv2']), { lsn: PRIMARY_LSN + 100n });
     assert.equal(d.action, 'follow');
-    assert.equal(d.reason, 'following a different leader because i am not the healthiest node');
+    assert.equal(d.reason, 'following a different leader because i am not the healthiest node (not a synchronous standby in synchronous mode; sync key: leader srv1, synchronous standbys [srv2])');
     assert.ok(d.notes.some((n) => /srv3 is not a synchronous standby in synchronous mode \(sync key: leader srv1, synchronous standbys \[srv2\]\)/.test(n.message)));
   });
 
   it('promotes the synchronous standby, and lets the former leader take its key back', () => {
     assert.equal(race('srv2', key(['srv2'])).action, 'acquire-and-promote');
     assert.equal(race('srv1', key(['srv2'])).action, 'acquire-and-promote');
+  });
+
+  it("after a strict promotion only the former key's members may take over: the new leader and what it kept", () => {
+    const promoted = prePromoteSync('srv2', { ...ON, strict: true }, view({ sync: key(['srv2']) })).key!;
+    const after = key(promoted.syncStandbys, { leader: promoted.leader, quorum: promoted.quorum });
+    const others = (name: string) => ['srv1', 'srv2', 'srv3'].filter((n) => n !== name).map((n) => health(n, n === 'srv2' ? { reachable: false } : {}));
+    assert.equal(race('srv3', after, { lsn: PRIMARY_LSN + 100n, health: others('srv3') }).action, 'follow');
+    assert.equal(race('srv1', after, { health: others('srv1') }).action, 'acquire-and-promote');
   });
 
   it('does not restrict anybody when the mode is off or no leader wrote the key yet', () => {
@@ -221,5 +280,14 @@ describe('who may take over in synchronous mode', () => {
     assert.equal(d.action, 'renew');
     assert.ok(d.notes.some((n) => n.message === 'switchover: candidates list is empty'));
     assert.equal(d.clearFailover, 77);
+  });
+});
+
+describe('the position a synchronous standby is measured on (Patroni: sort_col by synchronous_commit)', () => {
+  it('is replay_lsn under remote_apply, write_lsn under remote_write, flush_lsn otherwise', () => {
+    assert.deepEqual(
+      ['remote_apply', 'remote_write', 'on', 'local', 'off'].map(ackPositionColumn),
+      ['replay_lsn', 'write_lsn', 'flush_lsn', 'flush_lsn', 'flush_lsn'],
+    );
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeWatchdogReader, Watchdog, type FakeWatchdogReport } from '../../../src/agent/watchdog/index.js';
 import { ProcessRegistry } from '../../helpers/process.js';
-import { sleep, waitUntil } from '../../helpers/wait.js';
+import { LIVENESS_MS, sleep, waitUntil } from '../../helpers/wait.js';
 import { captureLog, fifoIn, scratchDir, settings, StepClock } from './fixtures.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -61,11 +61,11 @@ describe('fake watchdog device', () => {
       const device = procs.spawn('fake-device', process.execPath, ['--import', 'tsx', fakeDeviceScript, '--fifo', fifo, '--out', out, '--mkfifo', '--poll-ms', '10', '--report-ms', '100'], {
         cwd: repoRoot,
       });
-      await waitUntil(() => device.output().includes('"ready":true') && fs.existsSync(out), { what: 'the fake device to listen', timeoutMs: 20_000 });
+      await waitUntil(() => device.output().includes('"ready":true') && fs.existsSync(out), { what: 'the fake device to listen', timeoutMs: LIVENESS_MS });
 
       // timeout = ttl 3 - safety_margin 2 = 1 s, fed every 200 ms.
       const feeder = procs.spawn('feeder', process.execPath, ['--import', 'tsx', feederScript, '--fifo', fifo, '--ttl', '3', '--margin', '2', '--loop-ms', '200'], { cwd: repoRoot });
-      await waitUntil(() => report().analysis.keepalives >= 3, { what: 'keepalives from the feeder', timeoutMs: 20_000 });
+      await waitUntil(() => report().analysis.keepalives >= 3, { what: 'keepalives from the feeder', timeoutMs: LIVENESS_MS });
       assert.equal(report().analysis.timeoutSeconds, 1);
       assert.equal(report().analysis.wouldHaveFired, false, feeder.output());
 

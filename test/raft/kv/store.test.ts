@@ -2,10 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvStore, KvStoreError, underPrefix } from '../../../src/raft/kv/store.js';
 import { encodeCommand, KvCommandError } from '../../../src/raft/kv/command.js';
-import type { KvCommand, KvEvent, KvResult, Logger } from '../../../src/raft/kv/types.js';
+import type { ExpireCommand, KvCommand, KvEvent, KvResult, Logger } from '../../../src/raft/kv/types.js';
 
 /** Applies commands at consecutive indexes, like a node's apply loop. */
-function storeWithLog(): { store: KvStore; run: (cmd: KvCommand, nowMs?: number) => KvResult; index: () => number } {
+function storeWithLog(): { store: KvStore; run: (cmd: KvCommand | ExpireCommand, nowMs?: number) => KvResult; index: () => number } {
   const store = new KvStore();
   let index = 0;
   return { store, run: (cmd, nowMs = 0) => store.apply(++index, cmd, nowMs), index: () => index };

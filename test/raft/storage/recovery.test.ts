@@ -1,9 +1,10 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Snapshot } from '../../../src/raft/core/types.js';
 import { FileStorage, StorageCorruptError, nodeFs } from '../../../src/raft/storage/index.js';
+import { scanSegment } from '../../../src/raft/storage/journal.js';
 import { writeSnapshotFile } from '../../../src/raft/storage/snapshot-file.js';
 import { entries, ids, recordingLogger, tempDir } from './helpers.js';
 
@@ -51,8 +52,28 @@ function flipBit(file: string, offset: number): void {
   writeFileSync(file, buf);
 }
 
+/** The StorageCorruptError of a refused load, checked to name the file, offset and recovery path. */
+async function refused(dir: string, file: RegExp): Promise<StorageCorruptError> {
+  const err = await new FileStorage(dir, recordingLogger()).load().then(
+    () => assert.fail('load() should refuse'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof StorageCorruptError, String(err));
+  assert.match(err.message, file);
+  assert.match(err.message, new RegExp(`hactl raft recover --data-dir ${dir}`));
+  return err;
+}
+
+/** Offset and length of the last write (its BATCH record) of a segment, read back from the file. */
+function lastWrite(seg: string): { offset: number; length: number } {
+  const buf = readFileSync(seg);
+  const scan = scanSegment(buf, Number(/(\d{16})\.wal$/.exec(seg)![1]));
+  const mark = scan.marks[scan.marks.length - 1]!;
+  return { offset: mark.offset, length: mark.length };
+}
+
 describe('FileStorage recovery', () => {
-  it('cuts a torn last record at the last good record and says where', async () => {
+  it('cuts a torn last write at its first damaged record and says where', async () => {
     const dir = dataDir();
     await tenBatches(dir);
     const [seg] = segments(dir);
@@ -61,12 +82,13 @@ describe('FileStorage recovery', () => {
 
     const a = await open(dir);
     assert.deepEqual(a.state.entries.map((e) => e.index), Array.from({ length: 50 }, (_, i) => i + 1));
-    // The torn record was the last hard state; the previous one (commit 40) is what counts.
-    assert.deepEqual(a.state.hardState, { term: 1, vote: 'a:1', commit: 40 });
+    // Only the write's closing BATCH record was cut: the records before it stay.
+    assert.deepEqual(a.state.hardState, { term: 1, vote: 'a:1', commit: 45 });
     const [warning] = a.logger.at('warn');
-    assert.match(warning!, new RegExp(`${seg}: torn or corrupt record at offset \\d+ \\(truncated record`));
+    assert.match(warning!, new RegExp(`${seg}: torn write at offset \\d+ \\(the write at offset \\d+ .*ends past the end of the file\\)`));
     const offset = Number(/offset (\d+)/.exec(warning!)![1]);
     assert.equal(statSync(seg!).size, offset, 'the file is physically cut there');
+    a.storage.setHardState({ term: 2, vote: null, commit: 40 });
     a.storage.append(entries(51, 51, 2));
     await a.storage.close();
 
@@ -76,68 +98,82 @@ describe('FileStorage recovery', () => {
     await b.storage.close();
   });
 
-  it('never applies a last record whose checksum does not match', async () => {
+  it('refuses a complete last write whose checksum does not match: it may have been acknowledged', async () => {
     const dir = dataDir();
     await tenBatches(dir);
+    const [seg] = segments(dir);
+    const at = statSync(seg!).size - 3;
+    flipBit(seg!, at);
+    const err = await refused(dir, new RegExp(`${seg}: damaged record at offset \\d+ \\(checksum mismatch; the whole write at offset \\d+`));
+    assert.equal(err.file, seg);
+    assert.ok(err.offset !== null && err.offset <= at);
+  });
+
+  it('cuts a last write whose sectors never reached the disk (zeros inside a complete-length write)', async () => {
+    const dir = dataDir();
     const w = await open(dir);
-    w.storage.append(entries(51, 55, 1)); // the last record: an entries batch
+    w.storage.setHardState({ term: 1, vote: 'a:1', commit: 0 });
+    w.storage.append(entries(1, 5, 1));
+    await w.storage.sync();
+    w.storage.append(entries(6, 200, 1)); // one write of several sectors
     await w.storage.close();
     const [seg] = segments(dir);
-    flipBit(seg!, statSync(seg!).size - 3);
+    const last = lastWrite(seg!);
+    assert.ok(last.length > 2048, `write of ${last.length} bytes`);
+    const buf = readFileSync(seg!);
+    const sector = Math.ceil((last.offset + 1024) / 512) * 512;
+    buf.fill(0, sector, sector + 512);
+    writeFileSync(seg!, buf);
     const a = await open(dir);
-    assert.deepEqual(a.logger.at('error'), []);
-    assert.match(a.logger.at('warn')[0]!, /checksum mismatch/);
-    assert.equal(a.state.entries.length, 50);
-    assert.ok(a.state.entries.every((e, i) => e.index === i + 1 && Buffer.from(e.data).toString() === `${e.index}:1`));
+    assert.match(a.logger.at('warn')[0]!, /torn write at offset \d+ \(the write at offset \d+ has sectors that never reached the disk\)/);
+    const idx = a.state.entries.map((e) => e.index);
+    assert.ok(idx.length >= 5 && idx.length < 200, `kept ${idx.length}`);
+    assert.deepEqual(idx, Array.from({ length: idx.length }, (_, i) => i + 1));
+    assert.deepEqual(a.state.hardState.term, 1);
     await a.storage.close();
   });
 
-  it('cuts zero-filled or garbage bytes after the last record', async () => {
+  it('cuts zero-filled bytes after the last write', async () => {
     const dir = dataDir();
     await tenBatches(dir);
     const [seg] = segments(dir);
     const size = statSync(seg!).size;
     appendFileSync(seg!, Buffer.alloc(4096));
     const a = await open(dir);
-    assert.match(a.logger.at('warn')[0]!, new RegExp(`offset ${size} \\(implausible record length 0\\)`));
+    assert.match(a.logger.at('warn')[0]!, new RegExp(`torn write at offset ${size} \\(zeros where the next record would start\\)`));
     assert.equal(a.state.entries.length, 50);
     assert.equal(statSync(seg!).size, size);
     await a.storage.close();
   });
 
-  it('treats corruption followed by valid records as an error, truncates there and keeps the rest aside', async () => {
+  it('refuses damage before the last synced offset, naming file and offset', async () => {
     const dir = dataDir();
     await tenBatches(dir);
     const [seg] = segments(dir);
-    flipBit(seg!, Math.floor(statSync(seg!).size / 2));
-    const a = await open(dir);
-    const [error] = a.logger.at('error');
-    assert.match(error!, /corrupt record at offset \d+ \(checksum mismatch\) with valid data after it/);
-    assert.ok(existsSync(`${seg}.corrupt`));
-    const n = a.state.entries.length;
-    assert.ok(n > 0 && n < 50, `kept ${n} entries`);
-    assert.ok(a.state.hardState.commit <= n);
-    a.storage.append(entries(n + 1, n + 3, 2));
-    await a.storage.close();
-    const b = await open(dir);
-    assert.equal(b.state.entries.length, n + 3);
-    assert.deepEqual(b.logger.at('error'), []);
-    await b.storage.close();
+    const at = Math.floor(statSync(seg!).size / 2);
+    flipBit(seg!, at);
+    const err = await refused(dir, /checksum mismatch; a later write at offset \d+ proves these bytes were already synced/);
+    assert.equal(err.file, seg);
+    assert.ok(err.offset !== null && err.offset <= at && at - err.offset < 200, `offset ${err.offset} for a flip at ${at}`);
+    assert.ok(statSync(seg!).size > at, 'nothing was cut');
   });
 
-  it('moves later segments aside when an earlier segment is damaged', async () => {
+  it('refuses damage in a segment that later segments follow', async () => {
     const dir = dataDir();
     await tenBatches(dir, 300);
     const segs = segments(dir);
     assert.ok(segs.length >= 3, `segments: ${segs.length}`);
     flipBit(segs[1]!, statSync(segs[1]!).size - 5);
-    const a = await open(dir);
-    assert.match(a.logger.at('error')[0]!, /later segment\(s\) renamed to \*\.corrupt/);
-    assert.deepEqual(segments(dir), segs.slice(0, 2));
-    for (const s of segs.slice(2)) assert.ok(existsSync(`${s}.corrupt`));
-    const idx = a.state.entries.map((e) => e.index);
-    assert.deepEqual(idx, Array.from({ length: idx.length }, (_, i) => i + 1));
-    await a.storage.close();
+    await refused(dir, new RegExp(`${segs[1]}: damaged record at offset \\d+ .*in a segment that later segments follow`));
+    assert.deepEqual(segments(dir), segs, 'no segment was renamed or removed');
+  });
+
+  it('refuses a log that no longer reaches the snapshot (a segment went missing)', async () => {
+    const dir = dataDir();
+    await tenBatches(dir, 300);
+    const segs = segments(dir);
+    unlinkSync(segs[1]!);
+    await refused(dir, /entries in between are missing/);
   });
 
   it('removes a segment whose header never made it to disk', async () => {
@@ -175,7 +211,17 @@ describe('FileStorage recovery', () => {
     await a.storage.saveSnapshot(snapshot(5, 1));
     await a.storage.close();
     flipBit(join(dir, 'snapshot'), 12);
-    await assert.rejects(new FileStorage(dir, recordingLogger()).load(), StorageCorruptError);
+    await refused(dir, /snapshot .*snapshot is damaged \(checksum mismatch\)/);
+  });
+
+  it('refuses when the journal records a snapshot the snapshot file no longer holds', async () => {
+    const dir = dataDir();
+    const a = await open(dir);
+    a.storage.append(entries(1, 10, 1));
+    await a.storage.saveSnapshot(snapshot(5, 1));
+    await a.storage.close();
+    unlinkSync(join(dir, 'snapshot'));
+    await refused(dir, /the journal records a snapshot at index 5, but the snapshot file is missing/);
   });
 
   // A crash after the snapshot rename but before its journal record: the snapshot file is new,

@@ -14,17 +14,19 @@ export type WorkOp =
   | { kind: 'snapshot'; snapshot: Snapshot };
 
 
-export function workload(seed: number, rounds: number): WorkOp[] {
+export function workload(seed: number, rounds: number, padMax = 200): WorkOp[] {
   const rnd = mulberry32(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const ops: WorkOp[] = [];
   const terms: number[] = [0]; // terms[i] = term of entry i; index 0 is the snapshot base
   let base = 0; // snapshot index
   let term = 1;
+  // One vote per term, set before any entry of that term is stored (as a node does).
+  let vote: string | null = 'a:1';
   let commit = 0;
   const last = () => base + terms.length - 1;
   const make = (index: number): Entry => {
-    const pad = 'x'.repeat(16 + int(200));
+    const pad = 'x'.repeat(16 + int(padMax));
     return { index, term, type: 'normal', data: Buffer.from(`${index}:${term}:${pad}`) };
   };
   for (let round = 0; round < rounds; round++) {
@@ -32,6 +34,8 @@ export function workload(seed: number, rounds: number): WorkOp[] {
     if (r < 0.12 && last() > commit + 1) {
       // A new leader overwrote our uncommitted tail.
       term++;
+      vote = rnd() < 0.5 ? 'b:1' : null;
+      ops.push({ kind: 'hardState', hardState: { term, vote, commit } });
       const start = commit + 1 + int(last() - commit);
       terms.length = start - base;
       const batch: Entry[] = [];
@@ -51,14 +55,15 @@ export function workload(seed: number, rounds: number): WorkOp[] {
     } else if (r < 0.2) {
       // The leader sent a snapshot ahead of our log, from a newer term.
       term++;
+      vote = null;
       const index = last() + 1 + int(5);
       const snap = { meta: { index, term, membership: { voters: ['a:1'], learners: [] } }, data: Buffer.from(`i${index}`) };
       base = index;
       terms.length = 0;
       terms.push(term);
       commit = index;
+      ops.push({ kind: 'hardState', hardState: { term, vote, commit } });
       ops.push({ kind: 'snapshot', snapshot: snap });
-      ops.push({ kind: 'hardState', hardState: { term, vote: null, commit } });
       ops.push({ kind: 'sync' });
       continue;
     } else {
@@ -71,7 +76,7 @@ export function workload(seed: number, rounds: number): WorkOp[] {
     }
     if (rnd() < 0.7) {
       commit = Math.max(commit, last() - int(4));
-      ops.push({ kind: 'hardState', hardState: { term, vote: rnd() < 0.5 ? 'a:1' : 'b:1', commit } });
+      ops.push({ kind: 'hardState', hardState: { term, vote, commit } });
     }
     if (rnd() < 0.8) ops.push({ kind: 'sync' });
   }

@@ -1,5 +1,5 @@
 /** Shared fixtures of the transport tests: free ports, a recording logger, waiting for a condition. */
-import { createServer } from 'node:net';
+import { freePort } from '../../helpers/net.js';
 import type { Logger } from '../../../src/raft/kv/types.js';
 import type { Message } from '../../../src/raft/core/types.js';
 import { TcpTransport } from '../../../src/raft/transport/index.js';
@@ -45,18 +45,8 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 5000, what
   }
 }
 
-/** A port that was free a moment ago (peers need their address before they listen). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// Peers need their address before they listen: a port reserved for this process.
+export { freePort };
 
 export interface TestNode {
   addr: string;
@@ -73,6 +63,8 @@ export async function startNode(
   const transport = new TcpTransport({
     selfAddr: addr,
     password: opts.password ?? null,
+    // One salt for every node of this process: the (deliberately slow) key is derived once.
+    clusterName: 'transport-tests',
     maxFrameBytes: opts.maxFrameBytes,
     maxQueuedMessages: opts.maxQueuedMessages,
     logger,

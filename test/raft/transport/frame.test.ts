@@ -29,7 +29,7 @@ describe('frame decoder', () => {
 
   it('rejects a length below the header, a foreign version and an unknown kind', () => {
     assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 1, 1])), /below the 2-byte header/);
-    assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, 1, 6])), /unsupported protocol version 1 \(this node speaks 2\)/);
+    assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, 1, 6])), /speaks Raft wire protocol version 1, this hactl speaks 3: every member and every hactl that talks to them must run the same release/);
     assert.throws(() => new FrameDecoder(100).push(Buffer.from([0, 0, 0, 2, PROTOCOL_VERSION, 0])), /unknown frame kind 0/);
   });
 });

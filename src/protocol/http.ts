@@ -1,10 +1,12 @@
 /**
- * The one HTTP client of the CLI: node:http/https (a few ms to load, where the global fetch costs
- * 15–25 ms on first use — `hactl list` runs in loops). One request per call, a deadline that covers
- * connect and the whole response, Basic auth, TLS with a CA file, client certificates or -k.
+ * The one HTTP client of hactl (the CLI, and the agent asking its peers): node:http/https (a few ms
+ * to load, where the global fetch costs 15–25 ms on first use — `hactl list` runs in loops — and
+ * compiles undici's llhttp WebAssembly, ~10 MB an agent would keep for its lifetime). One request
+ * per call, a deadline that covers connect and the whole response, Basic auth, TLS with a CA file,
+ * client certificates or -k.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AgentUnreachable, ClientSettingsError } from './errors.js';
+import { AgentUnreachable, InvalidAgentUrl } from './errors.js';
 
 export interface Credentials {
   username: string;
@@ -46,10 +48,10 @@ export async function httpRequest(url: string, req: HttpRequest): Promise<HttpRe
   try {
     parsed = new URL(url);
   } catch {
-    throw new ClientSettingsError(`invalid agent URL ${JSON.stringify(url)}: expected http://host:port or https://host:port`);
+    throw new InvalidAgentUrl(`invalid agent URL ${JSON.stringify(url)}: expected http://host:port or https://host:port`);
   }
   const https = parsed.protocol === 'https:';
-  if (!https && parsed.protocol !== 'http:') throw new ClientSettingsError(`invalid agent URL ${url}: only http and https are supported`);
+  if (!https && parsed.protocol !== 'http:') throw new InvalidAgentUrl(`invalid agent URL ${url}: only http and https are supported`);
   const mod = https ? await import('node:https') : await import('node:http');
   const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), 'utf8');
   const headers: Record<string, string> = { accept: 'application/json, text/plain', 'user-agent': 'hactl' };
