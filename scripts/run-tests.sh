@@ -12,4 +12,18 @@ tier="${1:-all}"
 shift || true
 list="$(node scripts/test-files.mjs --runnable "$tier")"
 mapfile -t files <<<"$list"
-exec node --import tsx --import ./scripts/unit-guard.mjs --test --test-concurrency="${HACTL_TEST_CONCURRENCY:-2}" --test-timeout=600000 "$@" "${files[@]}"
+run=(node --import tsx --import ./scripts/unit-guard.mjs --test --test-concurrency="${HACTL_TEST_CONCURRENCY:-2}" --test-timeout=600000)
+# With reporter flags of the caller's own (npm run test:repeat), run as asked.
+if [ "$#" -gt 0 ]; then exec "${run[@]}" "$@" "${files[@]}"; fi
+# Otherwise a second TAP copy goes to a file, and a failing run ends with every failed test, its
+# location and the first lines of its error (scripts/tap-failures.mjs): a CI log that shows only
+# its beginning and end still says what failed and why.
+tap="$(mktemp "${TMPDIR:-/tmp}/hactl-tests-XXXXXX.tap")"
+trap 'rm -f "$tap"' EXIT
+if [ -t 1 ]; then shown=spec; else shown=tap; fi
+set +e
+"${run[@]}" --test-reporter="$shown" --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then node scripts/tap-failures.mjs "$tap"; fi
+exit "$rc"

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { failuresInTap } from './tap-failures.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -42,40 +43,6 @@ export function parseArgs(argv) {
   if (!Number.isInteger(opts.runs) || opts.runs < 1) usage('--runs must be a positive whole number');
   if (!['unit', 'integration', 'e2e', 'all'].includes(opts.tier)) usage(`--tier must be unit, integration, e2e or all (got ${opts.tier})`);
   return opts;
-}
-
-/**
- * The failed tests of one TAP log from node --test: the tests that failed themselves (not a suite
- * failing because a test in it did, not a test cancelled because its parent failed), each as
- * "suite > test" with its location and the first line of its error.
- */
-export function failuresInTap(text) {
-  const lines = text.split('\n');
-  const stack = [];
-  const failures = [];
-  for (let i = 0; i < lines.length; i++) {
-    const subtest = /^( *)# Subtest: (.*)$/.exec(lines[i]);
-    if (subtest) {
-      const depth = subtest[1].length / 4;
-      stack.length = depth;
-      stack[depth] = subtest[2];
-      continue;
-    }
-    const result = /^( *)not ok \d+ - (.*?)(?: # .*)?$/.exec(lines[i]);
-    if (!result) continue;
-    const depth = result[1].length / 4;
-    const yaml = [];
-    for (let j = i + 1; j < lines.length && !/^ *\.\.\.$/.test(lines[j]); j++) yaml.push(lines[j]);
-    const block = yaml.join('\n');
-    const type = /failureType: '([^']+)'/.exec(block)?.[1] ?? 'unknown';
-    if (type === 'subtestsFailed' || type === 'cancelledByParent') continue;
-    const location = /location: '([^']+)'/.exec(block)?.[1]?.replace(`${ROOT}/`, '') ?? '';
-    const errorAt = yaml.findIndex((l) => /^ *error: /.test(l));
-    let error = errorAt < 0 ? type : yaml[errorAt].replace(/^ *error: /, '');
-    if (/^[|>]-?$/.test(error.trim()) || error.trim() === "'|-'") error = (yaml[errorAt + 1] ?? '').trim();
-    failures.push({ name: [...stack.slice(0, depth), result[2]].join(' > '), location, error: error.replace(/^'|'$/g, '').slice(0, 200) });
-  }
-  return failures;
 }
 
 function startHog() {
@@ -133,7 +100,7 @@ async function main() {
     const log = path.join(dir, `run-${run}.tap`);
     const started = Date.now();
     const { code, signal } = await runOnce(opts, log);
-    const failures = failuresInTap(readFileSync(log, 'utf8'));
+    const failures = failuresInTap(readFileSync(log, 'utf8'), ROOT);
     const seconds = Math.round((Date.now() - started) / 1000);
     runs.push({ run, code, seconds, failures: failures.length, load: os.loadavg()[0].toFixed(1) });
     for (const f of failures) {

@@ -201,7 +201,10 @@ describe("Patroni's basic_replication feature: synchronous mode, rejoin with pg_
 
   it('failover in synchronous mode: the leader shut down in pause, on resume the synchronous standby is promoted', async () => {
     await patchConfig('node1', { pause: true });
-    await cluster.waitForLog('node2', /PAUSE: /).catch(withTails);
+    // node1 itself must have taken the pause before its SIGTERM: an agent that has not seen it yet hands
+    // over as usual and stops PostgreSQL (the next scenario needs node1's PostgreSQL still running).
+    // Counted from now: node1's log already holds PAUSE lines from the stuck-replica scenario.
+    await Promise.all(['node1', 'node2'].map((name) => cluster.waitForCycles(name, 1, /INFO: PAUSE: /))).catch(withTails);
     // In pause the agent leaves PostgreSQL running and the leader key in place (Patroni does the same).
     await shutDown(cluster, 'node1');
     await patchConfig('node2', { pause: null });

@@ -160,6 +160,9 @@ describe("Patroni's patroni_api feature", { timeout: 900_000 }, () => {
   });
 
   it('a switchover through the API works in pause mode', async () => {
+    // The scenario before ends by restarting the leader; its replica streams again before a
+    // candidate is asked for (on a loaded machine the reconnect can take longer than that step).
+    assert.equal(await cluster.waitForHealthy(), 'node1');
     const res = await post(cluster, 'node1', '/switchover', { leader: 'node1', candidate: 'node2' });
     assert.equal(res.status, 200, await res.text());
     await roleIs('node2', 'primary');
