@@ -109,12 +109,20 @@ export function contradictoryTags(tags: Record<string, unknown>): Array<{ messag
     const on = tags[flag] === true;
     const value = Number(tags[priority]);
     if (on !== value > 0) continue;
+    // Patroni's sentence, word for word (its features grep the log for it), values as Python prints them.
+    const shown = pythonStr(tags[flag]);
     out.push({
-      message: `tags: conflicting configuration between ${flag}: ${String(tags[flag])} and ${priority}: ${value}; going by ${flag}: ${String(tags[flag])}`,
+      message: `Conflicting configuration between ${flag}: ${shown} and ${priority}: ${value}. Defaulting to ${flag}: ${shown}`,
       ignored: priority,
     });
   }
   return out;
+}
+
+/** A YAML scalar as Python's str() shows it: True/False for booleans. */
+function pythonStr(value: unknown): string {
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return String(value);
 }
 
 /**

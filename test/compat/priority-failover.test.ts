@@ -73,7 +73,7 @@ describe("Patroni's priority_failover feature", { timeout: 900_000 }, () => {
   it('nofailover beside a contradicting failover_priority warns, and the boolean decides', async () => {
     await editMemberConfig(cluster.node('node3').configPath, { 'tags.nofailover': true });
     assert.equal((await post(cluster, 'node3', '/reload')).status, 202);
-    await cluster.waitForLog('node3', /WARNING: .*conflicting configuration between nofailover: true and failover_priority: 1; going by nofailover: true/);
+    await cluster.waitForLog('node3', /WARNING: .*Conflicting configuration between nofailover: True and failover_priority: 1\. Defaulting to nofailover: True/);
     await waitUntil(async () => (await tagsOf('node4', 'node3'))?.nofailover === true, { timeoutMs: LIVENESS_MS, intervalMs: 200, what: "node3's member key to show nofailover: true" });
     const refused = await post(cluster, 'node2', '/failover', { candidate: 'node3' });
     assert.equal(refused.status, 412);
@@ -85,7 +85,7 @@ describe("Patroni's priority_failover feature", { timeout: 900_000 }, () => {
 
     await editMemberConfig(cluster.node('node2').configPath, { 'tags.nofailover': false });
     assert.equal((await post(cluster, 'node2', '/reload')).status, 202);
-    await cluster.waitForLog('node2', /WARNING: .*conflicting configuration between nofailover: false and failover_priority: 0; going by nofailover: false/);
+    await cluster.waitForLog('node2', /WARNING: .*Conflicting configuration between nofailover: False and failover_priority: 0\. Defaulting to nofailover: False/);
     await waitUntil(async () => (await tagsOf('node4', 'node2'))?.nofailover === false, { timeoutMs: LIVENESS_MS, intervalMs: 200, what: "node2's member key to show nofailover: false" });
     const accepted = await post(cluster, 'node2', '/failover', { candidate: 'node2' });
     assert.equal(accepted.status, 200, await accepted.text());

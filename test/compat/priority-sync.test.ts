@@ -12,10 +12,8 @@
 // "sync key in DCS has sync_standby=X" is read from GET /cluster, whose `sync_standby` roles are the sync
 // key's standbys; the key's `leader` field is not exposed, so "leader=postgres-0" is checked as node1
 // leading with an empty synchronous_standby_names.
-// Differences: hactl's warning says the same thing in its own words ("tags: conflicting configuration
-// between nosync: true and sync_priority: 2; going by nosync: true" for Patroni's "Conflicting
-// configuration between nosync: True and sync_priority: 2. Defaulting to nosync: True"), and the member
-// key keeps the boolean only (the priority it overrides is dropped at load), where Patroni keeps both
+// Differences: the warning is Patroni's sentence, with hactl's file:line before it; the member key
+// keeps the boolean only (the priority it overrides is dropped at load), where Patroni keeps both
 // tags. The decisions are the same.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -118,13 +116,13 @@ describe("Patroni's priority_sync feature", { timeout: 900_000 }, () => {
   it('nosync beside a contradicting sync_priority warns, and the boolean decides', async () => {
     await editMemberConfig(cluster.node('node4').configPath, { 'tags.nosync': true });
     assert.equal((await post(cluster, 'node4', '/reload')).status, 202);
-    await cluster.waitForLog('node4', /WARNING: .*conflicting configuration between nosync: true and sync_priority: 2; going by nosync: true/);
+    await cluster.waitForLog('node4', /WARNING: .*Conflicting configuration between nosync: True and sync_priority: 2\. Defaulting to nosync: True/);
     await waitUntil(async () => (await tagsOf('node1', 'node4'))?.nosync === true, { timeoutMs: LIVENESS_MS, intervalMs: 200, what: "node4's member key to show nosync: true" });
     await waitForSyncStandby('node1', 'node3');
 
     await editMemberConfig(cluster.node('node2').configPath, { 'tags.nosync': false });
     assert.equal((await post(cluster, 'node2', '/reload')).status, 202);
-    await cluster.waitForLog('node2', /WARNING: .*conflicting configuration between nosync: false and sync_priority: 0; going by nosync: false/);
+    await cluster.waitForLog('node2', /WARNING: .*Conflicting configuration between nosync: False and sync_priority: 0\. Defaulting to nosync: False/);
     await waitUntil(async () => (await tagsOf('node1', 'node2'))?.nosync === false, { timeoutMs: LIVENESS_MS, intervalMs: 200, what: "node2's member key to show nosync: false" });
 
     // Three of the four Raft voters remain: the store keeps its quorum.

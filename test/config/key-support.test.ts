@@ -88,7 +88,7 @@ describe('configuration key support', () => {
   it('accepts contradictory tag pairs with a warning and goes by the boolean, as Patroni 3.3+', () => {
     const text = BASE + 'tags:\n  nofailover: true\n  failover_priority: 2\n  nosync: false\n  sync_priority: 3\n';
     const { config, warnings } = parseConfig(text, 'ha.yml');
-    assert.deepEqual(warnings, [`ha.yml:${lineOf(text, 'failover_priority')}:3: tags: conflicting configuration between nofailover: true and failover_priority: 2; going by nofailover: true`]);
+    assert.deepEqual(warnings, [`ha.yml:${lineOf(text, 'failover_priority')}:3: Conflicting configuration between nofailover: True and failover_priority: 2. Defaulting to nofailover: True`]);
     assert.equal(config.tags.nofailover, true);
     assert.equal(config.tags.failover_priority, undefined);
     assert.equal(config.tags.sync_priority, 3, 'nosync: false with a positive priority agrees');
