@@ -4,7 +4,7 @@
 // own process group, so Ctrl-C reaches only the demo, which then stops them in order: SIGTERM,
 // wait, SIGKILL as the last resort, directories removed unless kept.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants, mkdtempSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs';
+import { constants, mkdtempSync, openSync, closeSync, readFileSync, readlinkSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultFenceDir } from '../agent/fence/settings.js';
@@ -228,8 +228,9 @@ export class LocalCluster {
     for (const m of this.members) {
       try {
         const pid = Number(readFileSync(path.join(m.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        // A stale pid file may name a recycled pid: only kill a postgres process.
-        if (Number.isInteger(pid) && pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) process.kill(pid, 'SIGKILL');
+        // A stale pid file may name a recycled pid, even another cluster's postmaster: only kill the
+        // process that runs in this member's data directory (a postmaster's working directory).
+        if (Number.isInteger(pid) && pid > 0 && readlinkSync(`/proc/${pid}/cwd`) === path.resolve(m.dataDir)) process.kill(pid, 'SIGKILL');
       } catch {
         // no postmaster
       }

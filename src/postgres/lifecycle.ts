@@ -35,8 +35,19 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A pid can be reused after a crash: make sure it is a postgres process before calling it our postmaster. */
-async function looksLikePostgres(pid: number): Promise<boolean> {
+/**
+ * A pid can be reused after a crash: make sure it is our postmaster before calling it running. Where
+ * /proc shows its working directory, that must be the data directory (the postmaster runs in it), so
+ * another cluster's postmaster that got the pid is not taken for ours, nor killed as ours; otherwise
+ * (no permission to look, not Linux) a postgres command line, or kill(0).
+ */
+async function looksLikeOurPostmaster(pid: number, dataDir: string): Promise<boolean> {
+  try {
+    const [cwd, home] = await Promise.all([fs.readlink(`/proc/${pid}/cwd`), fs.realpath(dataDir).catch(() => path.resolve(dataDir))]);
+    return cwd === home;
+  } catch {
+    // Gone, or not ours to look at (EACCES): the command line below decides.
+  }
   try {
     const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
     return /postgres|postmaster/.test(cmdline);
@@ -53,7 +64,7 @@ export async function getStatus(ctx: PgContext): Promise<PostmasterStatus> {
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0) return { state: 'crashed', pid: null };
-  const alive = processAlive(pid) && (await looksLikePostgres(pid));
+  const alive = processAlive(pid) && (await looksLikeOurPostmaster(pid, ctx.options.data_dir));
   return {
     state: alive ? 'running' : 'crashed',
     pid,

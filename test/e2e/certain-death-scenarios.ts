@@ -137,6 +137,14 @@ export async function runDeath(cluster: TestCluster, death: Death, options: Deat
   };
   try {
     await waitUntil(() => writer.acksOf(oldLeader).length >= 20, { timeoutMs: LIVENESS_MS, what: `acks on ${oldLeader}` });
+    if (death === 'kill-agent' || death === 'kill-agent-and-postmaster') {
+      // The agent dies right after a cycle, not while it renews: a renewal that lands in the store
+      // before the agent re-armed the fence with it leaves the fence a claim one write old, which it
+      // rightly refuses to delete (it cannot tell that write from its next incarnation's), and the
+      // failover then waits for the lease (README, "Self-fencing"). The cycle line is written after
+      // the renewal and the fence's ack; the next renewal is loop_wait away.
+      await cluster.waitForCycles(oldLeader, 1, new RegExp(`INFO: no action\\. I am \\(${oldLeader}\\), the leader with the lock`));
+    }
     const pm = postmasterPid(old);
     const oldProcesses = processesIn(old.dataDir);
     const eventAtMs = Date.now();

@@ -83,7 +83,9 @@ describe('hactl agent: a three-member cluster on a three-member etcd', { timeout
     // About ttl + loop_wait (bench/ measures it); the bound only tells that from waiting on something else.
     assert.ok(timings.failoverMs < timerBoundMs((ttl + loopWait) * 1000), `failover took ${timings.failoverMs} ms\n${logs()}`);
     leader = await cluster.waitForHealthy(others(old)).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
-    assert.equal(leader, promoted);
+    // Usually the member first seen writable; on a starved machine it can stall past its ttl 6 while
+    // promoting, be stopped by its own fence and leave the key to the other (seen in a suite run).
+    if (leader !== promoted) assert.match(cluster.history(promoted), /demoted by the fence|demoting self/, `${promoted} was writable first, then ${leader} leads\n${logs()}`);
     assert.match(cluster.output(leader), /INFO: promoted self to leader by acquiring session lock/);
     await writeAndReplicate(leader, others(old));
 
@@ -93,6 +95,7 @@ describe('hactl agent: a three-member cluster on a three-member etcd', { timeout
   });
 
   it('keeps its leader while one etcd member (etcd\'s own leader) is down: no demotion, writes go on', async () => {
+    leader = await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
     const down = await etcd.leaderIndex();
     const marks = names().map((n) => cluster.output(n).length);
     await etcd.kill(down);
@@ -112,6 +115,7 @@ describe('hactl agent: a three-member cluster on a three-member etcd', { timeout
   });
 
   it('demotes the primary within ttl when etcd loses its quorum, naming the endpoints it cannot reach', async () => {
+    leader = await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
     const old = leader;
     const mark = cluster.output(old).length;
     await Promise.all([etcd.kill(0), etcd.kill(1)]);
@@ -132,7 +136,8 @@ describe('hactl agent: a three-member cluster on a three-member etcd', { timeout
       { timeoutMs: LIVENESS_MS, intervalMs: 50, what: `${old} to refuse writes` },
     );
     timings.quorumLossDemoteMs = Date.now() - t0;
-    const late = lastAcceptedSentAt === null ? 0 : lastAcceptedSentAt - leaseEnd;
+    // No write accepted at all is the safest answer (late was taken as 0 here once, and failed).
+    const late = lastAcceptedSentAt === null ? -Infinity : lastAcceptedSentAt - leaseEnd;
     assert.ok(late < 0, `${old} accepted a write sent ${late} ms after its lease ended (etcd lost its quorum ${ttl} s before)\n${logs()}`);
     // …and stays that way: nobody is a writable primary while etcd has no quorum.
     await sleep(2000);

@@ -13,7 +13,7 @@ import { FAST_TIMING, memberConfigYaml, planMembers, writeMemberConfigs, type Lo
 import type { NetFault } from './netfault.js';
 import { cleanupPostgres, tempDirForPostgres } from './postgres.js';
 import { removeFenceOf } from './fence.js';
-import { pidGone, processesIn, processesNaming, ProcessRegistry, tailOf, type ManagedProcess } from './process.js';
+import { goneFrom, pidGone, processesIn, processesNaming, ProcessRegistry, runsIn, tailOf, type ManagedProcess } from './process.js';
 import { describeLeaks, passwordsInConfig, SecretLeakWatch } from './secret-leaks.js';
 import { LIVENESS_MS, WaitTimeout, waitUntil } from './wait.js';
 
@@ -122,11 +122,15 @@ export async function inRecovery(node: NodeSpec): Promise<boolean | null> {
   }
 }
 
-/** The postmaster pid from postmaster.pid, or null. */
+/**
+ * The pid of the member's running postmaster, or null: the pid in postmaster.pid, and only while that
+ * process runs in the data directory. A killed server leaves its pid file behind, and its pid soon
+ * belongs to another process (`runsIn`): signalling it would kill an unrelated test's agent.
+ */
 export function postmasterPid(node: NodeSpec): number | null {
   try {
     const pid = Number(readFileSync(path.join(node.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    return Number.isInteger(pid) && pid > 0 && runsIn(pid, node.dataDir) ? pid : null;
   } catch {
     return null;
   }
@@ -187,7 +191,8 @@ export class TestCluster {
 
   /** Output of every agent process the member has had, oldest first, restarts marked. */
   history(name: string): string {
-    return (this.incarnations.get(name) ?? []).map((p) => p.output()).join(`--- ${name}'s agent restarted ---\n`);
+    // How each ended (a signal with no last words is itself a clue), then the restart mark.
+    return (this.incarnations.get(name) ?? []).map((p) => (p.exitNote ? `${p.output()}--- ${name}'s agent ended: ${p.exitNote} ---\n` : p.output())).join(`--- ${name}'s agent restarted ---\n`);
   }
 
   /**
@@ -269,7 +274,7 @@ ${await this.diagnose(names)}`);
         state = `not answering (${(err as Error).message})`;
       }
       const agent = this.agents.get(name);
-      const agentState = !agent ? 'agent never started' : agent.hasExited ? 'agent exited' : 'agent running';
+      const agentState = !agent ? 'agent never started' : agent.hasExited ? `agent exited (${agent.exitNote})` : 'agent running';
       parts.push(`--- ${name}: ${agentState}; PostgreSQL ${state}\n${tailOf(path.join(node.dataDir, 'log', 'postmaster.log'), logLines)}`);
     }
     return parts.join('\n');
@@ -291,7 +296,7 @@ ${await this.diagnose(names)}`);
     // Backends outlive a SIGKILLed postmaster for a moment, holding its shared memory, and its pid
     // lingers until reaped: a restart before they are gone fails ("pre-existing shared memory block
     // is still in use", "Is another postmaster running?").
-    await waitUntil(() => (pm === null || pidGone(pm)) && processesIn(this.node(name).dataDir).length === 0, {
+    await waitUntil(() => (pm === null || goneFrom(pm, this.node(name).dataDir)) && processesIn(this.node(name).dataDir).length === 0, {
       timeoutMs: 15_000,
       intervalMs: 50,
       what: `the processes of ${name}'s PostgreSQL (cwd ${this.node(name).dataDir}) to exit`,

@@ -14,6 +14,8 @@ export interface ManagedProcess {
   /** Resolves with the exit code (or signal name) once the process ended. */
   readonly exited: Promise<number | string>;
   readonly hasExited: boolean;
+  /** How it ended ('exit code 1', 'signal SIGKILL'), or null while it runs: for failure messages. */
+  readonly exitNote: string | null;
   signal(sig: NodeJS.Signals): void;
 }
 
@@ -33,6 +35,7 @@ export class ProcessRegistry {
     if (child.pid === undefined) throw new Error(`could not spawn ${command}`);
     let out = '';
     let exitedFlag = false;
+    let exitNote: string | null = null;
     const append = (chunk: Buffer) => {
       out += chunk.toString('utf8');
       if (out.length > MAX_OUTPUT) out = out.slice(out.length - MAX_OUTPUT);
@@ -42,6 +45,7 @@ export class ProcessRegistry {
     const exited = new Promise<number | string>((resolve) => {
       child.once('exit', (code, sig) => {
         exitedFlag = true;
+        exitNote = code !== null ? `exit code ${code}` : `signal ${sig ?? 'unknown'}`;
         resolve(code ?? sig ?? 'unknown');
       });
     });
@@ -53,6 +57,9 @@ export class ProcessRegistry {
       exited,
       get hasExited() {
         return exitedFlag;
+      },
+      get exitNote() {
+        return exitNote;
       },
       signal: (sig) => {
         if (!exitedFlag) child.kill(sig);
@@ -95,6 +102,38 @@ export class ProcessRegistry {
  * Pids of the processes whose working directory is `dir` (PostgreSQL's postmaster and backends
  * run in their data directory), read from /proc: the observable "this server is gone".
  */
+/**
+ * Whether `pid` is a live process whose working directory is `dir` (a postmaster's and its backends'
+ * is their data directory). A pid read from a file of a process that has died is no evidence: this
+ * machine's pid_max is 32768 and a suite run starts tens of thousands of processes, so the kernel
+ * hands the same number to another test's agent or server within minutes.
+ */
+export function runsIn(pid: number, dir: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`) === path.resolve(dir);
+  } catch {
+    // Gone, a zombie (no cwd any more), or not ours to inspect: not a process of `dir`.
+    return false;
+  }
+}
+
+/**
+ * Whether the process that had `pid` while running in `dir` is gone for good: no such pid, or the pid
+ * now belongs to another live process (reused). A zombie not reaped yet is not gone: PostgreSQL
+ * refuses to start while the pid in a stale postmaster.pid still exists.
+ */
+export function goneFrom(pid: number, dir: string): boolean {
+  if (pidGone(pid)) return true;
+  let state = '';
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';
+  } catch {
+    return true;
+  }
+  return state !== 'Z' && !runsIn(pid, dir);
+}
+
 export function processesIn(dir: string): number[] {
   const target = path.resolve(dir);
   const pids: number[] = [];

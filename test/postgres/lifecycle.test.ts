@@ -1,5 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cleanupPostgres, startPrimary } from '../helpers/postgres.js';
@@ -151,6 +152,33 @@ describe('lifecycle of a local server', () => {
     });
     await start(ctx);
     assert.equal(await isRunning(ctx), true);
+  });
+
+  it('a stale postmaster.pid whose pid now belongs to a postgres process of another directory is a crash, not a running server', async () => {
+    // The kernel reuses pids (pid_max 32768 here): after a crash, the pid in postmaster.pid can be another
+    // cluster's postmaster. Calling it ours would keep us from starting, and a stop would kill it.
+    const { ctx } = await startPrimary();
+    const { pid } = await getStatus(ctx);
+    process.kill(pid!, 'SIGKILL');
+    await waitUntil(() => pidGone(pid!) && processesIn(ctx.options.data_dir).length === 0, { timeoutMs: 15_000, intervalMs: 50, what: 'the killed server to be gone' });
+    const elsewhere = await fs.mkdtemp(path.join(path.dirname(ctx.options.data_dir), 'elsewhere-'));
+    const impostor = spawn('bash', ['-c', 'exec -a postgres sleep 60'], { cwd: elsewhere, stdio: 'ignore' });
+    try {
+      await waitUntil(async () => (await fs.readFile(`/proc/${impostor.pid}/cmdline`, 'utf8').catch(() => '')).startsWith('postgres'), { timeoutMs: 10_000, intervalMs: 20, what: 'the impostor to run' });
+      const file = path.join(ctx.options.data_dir, 'postmaster.pid');
+      const lines = (await fs.readFile(file, 'utf8')).split('\n');
+      lines[0] = String(impostor.pid);
+      await fs.writeFile(file, lines.join('\n'));
+      const status = await getStatus(ctx);
+      assert.equal(status.state, 'crashed', 'a postgres process running elsewhere is not our postmaster');
+      assert.deepEqual(await stop(ctx), { wasRunning: false, mode: null, killed: false });
+      assert.equal(impostor.exitCode, null, 'the stop left the other process alone');
+      await start(ctx);
+      assert.equal(await isRunning(ctx), true);
+    } finally {
+      impostor.kill('SIGKILL');
+      await fs.rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('a start right after a crash waits for the dead server\'s processes, which hold its shared memory, to exit', async () => {

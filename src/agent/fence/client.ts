@@ -54,6 +54,8 @@ export class FenceClient {
   private childPid: number | null = null;
   private alive = false;
   private seq = 0;
+  /** `fenced` events heard from the current fence process (protocol.ts, arm.fencedSeen). */
+  private fencedSeen = 0;
   private readonly waiting = new Map<number, (state: FenceState | null) => void>();
   private lastState: FenceState | null = null;
   /** The last arm sent, re-sent to a restarted fence. */
@@ -131,6 +133,7 @@ export class FenceClient {
           this.childPid = msg.pid;
           this.alive = true;
           this.lastState = msg.state;
+          this.fencedSeen = msg.state.fencedCount;
           resolve();
           return;
         }
@@ -163,7 +166,7 @@ export class FenceClient {
     child.unref();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
     (child.stderr as unknown as { unref?: () => void }).unref?.();
-    if (this.lastArm) this.post({ ...this.lastArm, seq: ++this.seq });
+    if (this.lastArm) this.post({ ...this.lastArm, seq: ++this.seq, fencedSeen: this.fencedSeen });
   }
 
   private onMessage(msg: FenceToAgent): void {
@@ -177,6 +180,7 @@ export class FenceClient {
     }
     if (msg.type === 'fenced') {
       this.lastFenced = msg.record;
+      this.fencedSeen += 1;
       this.lastArm = null;
       this.options.onFenced?.(msg.record);
     }
@@ -213,9 +217,13 @@ export class FenceClient {
       deadlineMonoNs: String(holderMsToNs(deadlineMonoMs)),
       reason,
       release,
+      fencedSeen: this.fencedSeen,
     };
     this.lastArm = msg;
+    this.lastRefusal = null;
     const state = await this.post(msg);
+    // Refused: the fence killed PostgreSQL before this arm arrived (protocol.ts, fencedSeen); nothing is armed.
+    if (this.lastRefusal !== null && this.lastArm === msg) this.lastArm = null;
     if (state && this.orphanPid !== null) this.retireOrphan();
     return state;
   }

@@ -277,6 +277,12 @@ function finish(why: string): never {
 function handle(msg: AgentToFence): void {
   switch (msg.type) {
     case 'arm': {
+      if (msg.fencedSeen !== undefined && msg.fencedSeen < fencedCount) {
+        const refused = `not armed (${msg.reason}): sent before the agent heard that the fence killed PostgreSQL`;
+        log('WARNING', refused);
+        send({ type: 'ack', seq: msg.seq, state: state(), refused });
+        return;
+      }
       untrip();
       armed = { deadlineNs: BigInt(msg.deadlineMonoNs), dataDir: msg.dataDir, postmasterPid: msg.postmasterPid, reason: msg.reason, release: msg.release ?? null };
       if (armed.release && !warmed) {

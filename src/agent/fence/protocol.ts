@@ -28,6 +28,14 @@ export type AgentToFence =
        * Carries the store's credentials: the pipe is private, and the fence never logs them.
        */
       release?: LeaderRelease | null;
+      /**
+       * How many kills of this fence process the agent had heard of (`fenced` events) when it sent
+       * this arm. A renewal can land just as the deadline passes: its arm then reaches a fence that has
+       * already killed PostgreSQL, sent before the agent knew. Such an arm is refused, not armed —
+       * the deadline it carries is for a server that is gone, and armed it would kill the replica the
+       * agent starts next. Absent: accepted (an agent of before this field).
+       */
+      fencedSeen?: number;
     }
   /**
    * Stop enforcing (demoted, paused, clean shutdown). `ifStopped`: only if the fence itself sees

@@ -24,10 +24,10 @@ function quote(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** `FIRST n ("a", "b")` / `ANY k ("a", "b")`; '' for no synchronous standby. */
+/** `FIRST n ("a","b")` / `ANY k ("a","b")` (no space after the comma, as Patroni writes it); '' for no synchronous standby. */
 export function renderSyncNames(value: SyncNames): string {
   if (value.names.length === 0 || value.num <= 0) return '';
-  return `${value.method === 'any' ? 'ANY' : 'FIRST'} ${value.num} (${value.names.map(quote).join(', ')})`;
+  return `${value.method === 'any' ? 'ANY' : 'FIRST'} ${value.num} (${value.names.map(quote).join(',')})`;
 }
 
 /** Splits a name list on commas outside double quotes, unquoting quoted names. */

@@ -3,6 +3,7 @@
 // stop it; a fence that dies is restarted by the client with the last deadline.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -169,6 +170,30 @@ describe('fence process', { timeout: SUITE_MS }, () => {
     assert.ok(existsSync(path.join(server.base, 'fenced.json')), 'the record is written before the ack');
     assertNotEarly(JSON.parse(readFileSync(path.join(server.base, 'fenced.json'), 'utf8')) as FencedRecord);
     await waitUntil(() => !alive(pm), { timeoutMs: LIVENESS_MS, intervalMs: 2, what: 'the SIGKILLed postmaster to finish exiting' });
+  });
+
+  it('an arm sent before the agent heard of a kill (a renewal that crossed the deadline) is refused; the next one arms', async () => {
+    // Seen in a suite run: the agent's renewal landed as the deadline passed; its arm reached the fence
+    // after the kill and re-armed it, and that deadline then killed the replica the agent started next.
+    const server = await startPrimary();
+    const pm = postmasterOf(server);
+    let child: ChildProcess | null = null;
+    const client = newClient(server, {
+      spawn: ((command: string, args: string[], options: SpawnOptions) => (child = nodeSpawn(command, args, options))) as typeof nodeSpawn,
+    });
+    await client.start();
+    assert.equal((await client.arm(holderNowMs() - 1, server.options.data_dir, 'late renewal'))?.armed, false, 'fired at once');
+    await waitUntil(() => !alive(pm), { timeoutMs: LIVENESS_MS, intervalMs: 5, what: 'the postmaster to die' });
+    await waitUntil(() => client.lastFenced !== null, { timeoutMs: LIVENESS_MS, what: 'the fenced event' });
+    // The crossing arm, as an agent that had not yet read the `fenced` event sent it.
+    const crossing = { type: 'arm', seq: 1_000_000, dataDir: server.options.data_dir, postmasterPid: null, deadlineMonoNs: String(BigInt(Math.round((holderNowMs() + 60_000) * 1e6))), reason: 'renewal that crossed the kill', fencedSeen: 0 };
+    child!.stdin!.write(`${JSON.stringify(crossing)}\n`);
+    await waitUntil(() => readFileSync(path.join(server.base, 'fence.log'), 'utf8').includes('not armed (renewal that crossed the kill)'), { timeoutMs: LIVENESS_MS, what: 'the refusal in the fence log' });
+    assert.equal(await client.ensureLive(), true);
+    assert.equal(client.armed, false);
+    const next = await client.arm(holderNowMs() + 60_000, server.options.data_dir, 'renewal after the agent saw the kill');
+    assert.equal(next?.armed, true, 'an arm that knows of the kill arms');
+    assert.equal((await client.disarm('test over'))?.armed, false);
   });
 
   it('still enforces the deadline after kill -9 of the agent, then exits', async () => {
