@@ -11,7 +11,7 @@ import pg from 'pg';
 import { defaultFenceDir } from '../../src/agent/fence/settings.js';
 import { FAST_TIMING, memberConfigYaml, planMembers, writeMemberConfigs, type LocalMember, type LocalTiming, type MemberConfigOptions } from '../../src/demo/config.js';
 import type { NetFault } from './netfault.js';
-import { cleanupPostgres, tempDirForPostgres } from './postgres.js';
+import { removeTempDir, tempDirForPostgres } from './postgres.js';
 import { removeFenceOf } from './fence.js';
 import { goneFrom, pidGone, processesIn, processesNaming, ProcessRegistry, runsIn, tailOf, type ManagedProcess } from './process.js';
 import { describeLeaks, passwordsInConfig, SecretLeakWatch } from './secret-leaks.js';
@@ -345,7 +345,10 @@ ${await this.diagnose(names)}`);
       await rm(node.agentDir, { recursive: true, force: true }).catch((err: Error) => leftovers.push(err.message));
     }
     const leaks = leakCheck instanceof Error ? null : this.leakWatch.finish().leaks;
-    await cleanupPostgres().catch(() => {});
+    // This cluster's directories only: cleanupPostgres would also remove those of another cluster the
+    // same file still runs (a standby cluster beside its primary cluster), whose agents then re-create
+    // them and leave them behind (found by watching /tmp during a suite run).
+    for (const node of this.nodes) await removeTempDir(node.base).catch((err: Error) => leftovers.push(err.message));
     if (leakCheck instanceof Error) throw new Error(`the password leak check could not run: ${leakCheck.message}`);
     if (leaks && leaks.length > 0) throw new Error(describeLeaks(leaks));
     if (leftovers.length > 0) throw new Error(`could not clean up after the cluster: ${leftovers.join('; ')}`);

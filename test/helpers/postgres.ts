@@ -139,6 +139,15 @@ function stopSync(ctx: PgContext): void {
   });
 }
 
+/**
+ * Removes one temp dir made by tempDirForPostgres (a cluster's member base, at its teardown). Only
+ * that one: another cluster of the same test file may still run in its own dirs.
+ */
+export async function removeTempDir(dir: string): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true, maxRetries: 5 });
+  tempDirs.delete(dir);
+}
+
 /** Stops every registered server (immediate) and removes every temp dir. Use in `after`. */
 export async function cleanupPostgres(): Promise<void> {
   for (const ctx of servers.values()) {
