@@ -17,10 +17,10 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { BOOTSTRAPPED_WITHIN_MS, HEALTHY_WITHIN_MS, BIN, REPO_ROOT, sql, TestCluster } from '../helpers/cluster.js';
+import { BOOTSTRAPPED_WITHIN_MS, BIN, REPO_ROOT, sql, TestCluster } from '../helpers/cluster.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { freePort } from '../helpers/net.js';
-import { dcsKey as stepsDcsKey, shutDown } from './steps.js';
+import { apiUrl, dcsKey as stepsDcsKey, patchConfig as stepsPatchConfig, roleIs, shutDown, statusIs } from './steps.js';
 import { LIVENESS_MS, waitUntil } from '../helpers/wait.js';
 
 const PLACEHOLDER = '__patroni_strict_sync_replica_placeholder__';
@@ -29,14 +29,12 @@ const STRICT_WARNING = 'No active replication connections from Patroni members a
 describe("Patroni's basic_replication feature: synchronous mode, rejoin with pg_rewind, duplicate name", { timeout: 600_000 }, () => {
   let etcd: EtcdCluster | undefined;
   let cluster: TestCluster;
-  const url = (name: string, p: string) => `http://127.0.0.1:${cluster.node(name).apiPort}${p}`;
+  const url = (name: string, p: string) => apiUrl(cluster, name, p);
   const tails = () => cluster.nodes.map((n) => `--- ${n.name}'s agent\n${cluster.output(n.name).split('\n').slice(-20).join('\n')}`).join('\n');
   const withTails = (err: Error): never => assert.fail(`${err.message}\n${tails()}`);
-
-  async function patchConfig(via: string, patch: Record<string, unknown>): Promise<void> {
-    const res = await fetch(url(via, '/config'), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch), signal: AbortSignal.timeout(30_000) });
-    assert.equal(res.status, 200, await res.text());
-  }
+  const patchConfig = (via: string, patch: Record<string, unknown>) => stepsPatchConfig(cluster, via, patch).catch(withTails);
+  const waitForCode = (name: string, p: string, code: number) => statusIs(cluster, name, p, code).catch(withTails);
+  const waitForRole = (name: string, role: 'primary' | 'replica') => roleIs(cluster, name, role).catch(withTails);
 
   const dcsKey = (name: string) => stepsDcsKey(etcd!, cluster.scope, name);
 
@@ -64,15 +62,6 @@ describe("Patroni's basic_replication feature: synchronous mode, rejoin with pg_
     }).catch((err: Error) => withTails(new Error(`${err.message}; last seen ${seen}`)));
   }
 
-  async function waitForCode(name: string, p: string, code: number): Promise<void> {
-    let seen = 0;
-    await waitUntil(async () => (seen = (await fetch(url(name, p), { signal: AbortSignal.timeout(2000) }).catch(() => null))?.status ?? 0) === code, {
-      timeoutMs: LIVENESS_MS,
-      intervalMs: 200,
-      what: `GET ${p} on ${name} to answer ${code}`,
-    }).catch((err: Error) => withTails(new Error(`${err.message}; last seen ${seen}`)));
-  }
-
   async function tablePresent(table: string, name: string): Promise<void> {
     await waitUntil(async () => (await sql<{ ok: boolean }>(cluster.node(name), `SELECT to_regclass('public.${table}') IS NOT NULL AS ok`).catch(() => [{ ok: false }]))[0]!.ok, {
       timeoutMs: LIVENESS_MS,
@@ -87,17 +76,6 @@ describe("Patroni's basic_replication feature: synchronous mode, rejoin with pg_
     await waitUntil(async () => (seen = (await dcsKey(`members/${name}`))?.state) === 'running', { timeoutMs: LIVENESS_MS, intervalMs: 200, what: `members/${name} state=running` }).catch(
       (err: Error) => withTails(new Error(`${err.message}; last seen ${JSON.stringify(seen)}`)),
     );
-  }
-
-  async function waitForRole(name: string, role: 'primary' | 'replica'): Promise<void> {
-    let seen: unknown = null;
-    await waitUntil(
-      async () => {
-        seen = await sql<{ r: boolean }>(cluster.node(name), 'SELECT pg_is_in_recovery() AS r').then((rows) => rows[0]!.r, (e: Error) => e.message);
-        return seen === (role === 'replica');
-      },
-      { timeoutMs: HEALTHY_WITHIN_MS, intervalMs: 200, what: `${name}'s PostgreSQL to run as ${role}` },
-    ).catch((err: Error) => withTails(new Error(`${err.message}; pg_is_in_recovery() last gave ${JSON.stringify(seen)}`)));
   }
 
   before(async () => {

@@ -21,12 +21,12 @@
 //   default 30).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BOOTSTRAPPED_WITHIN_MS, HEALTHY_WITHIN_MS, sql, TestCluster } from '../helpers/cluster.js';
+import { BOOTSTRAPPED_WITHIN_MS, sql, TestCluster } from '../helpers/cluster.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { editMemberConfig } from '../helpers/member-config.js';
 import { LIVENESS_MS, waitUntil } from '../helpers/wait.js';
 import { apiFlags, hactl } from '../e2e/fault-fixture.js';
-import { dcsKey as stepsDcsKey, post, shutDown } from './steps.js';
+import { dcsKey as stepsDcsKey, patchConfig as stepsPatchConfig, post, roleIs as stepsRoleIs, shutDown, statusIs as stepsStatusIs } from './steps.js';
 
 const STRICT_WARNING = 'No active replication connections from Patroni members and synchronous_mode_strict is requested';
 
@@ -42,14 +42,11 @@ describe("Patroni's quorum_commit feature", { timeout: 900_000 }, () => {
   let etcd: EtcdCluster | undefined;
   let cluster: TestCluster;
 
-  const url = (name: string, p: string) => `http://${cluster.node(name).host}:${cluster.node(name).apiPort}${p}`;
   const logs = () => cluster.nodes.map((n) => `--- ${n.name}'s agent\n${cluster.history(n.name).split('\n').slice(-20).join('\n')}`).join('\n');
   const withLogs = (err: Error): never => assert.fail(`${err.message}\n${logs()}`);
-
-  async function patchConfig(via: string, patch: Record<string, unknown>): Promise<void> {
-    const res = await fetch(url(via, '/config'), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch), signal: AbortSignal.timeout(30_000) });
-    assert.equal(res.status, 200, await res.text());
-  }
+  const patchConfig = (via: string, patch: Record<string, unknown>) => stepsPatchConfig(cluster, via, patch).catch(withLogs);
+  const statusIs = (name: string, p: string, code: number) => stepsStatusIs(cluster, name, p, code).catch(withLogs);
+  const roleIs = (name: string, role: 'primary' | 'replica') => stepsRoleIs(cluster, name, role).catch(withLogs);
 
   /** "sync key in DCS has K=V": sync_standby as a set of names, the rest as text (a missing quorum as 0, see above). */
   async function syncKeyHas(field: 'leader' | 'sync_standby' | 'quorum', expected: string): Promise<void> {
@@ -84,26 +81,6 @@ describe("Patroni's quorum_commit feature", { timeout: 900_000 }, () => {
       },
       { timeoutMs: LIVENESS_MS, intervalMs: 200, what: `synchronous_standby_names on ${name} to be '${expected}'` },
     ).catch((err: Error) => withLogs(new Error(`${err.message}; last seen '${seen}'`)));
-  }
-
-  async function roleIs(name: string, role: 'primary' | 'replica'): Promise<void> {
-    let seen: unknown = null;
-    await waitUntil(
-      async () => {
-        seen = await sql<{ r: boolean }>(cluster.node(name), 'SELECT pg_is_in_recovery() AS r').then((rows) => rows[0]!.r, (e: Error) => e.message);
-        return seen === (role === 'replica');
-      },
-      { timeoutMs: HEALTHY_WITHIN_MS, intervalMs: 200, what: `${name}'s PostgreSQL to run as ${role}` },
-    ).catch((err: Error) => withLogs(new Error(`${err.message}; pg_is_in_recovery() last gave ${JSON.stringify(seen)}`)));
-  }
-
-  async function statusIs(name: string, p: string, code: number): Promise<void> {
-    let seen = 0;
-    await waitUntil(async () => (seen = (await fetch(url(name, p), { signal: AbortSignal.timeout(2000) }).catch(() => null))?.status ?? 0) === code, {
-      timeoutMs: LIVENESS_MS,
-      intervalMs: 200,
-      what: `GET ${p} on ${name} to answer ${code}`,
-    }).catch((err: Error) => withLogs(new Error(`${err.message}; last seen ${seen}`)));
   }
 
   before(async () => {

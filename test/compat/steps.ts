@@ -2,7 +2,7 @@
 // written once on the cluster fixture: the facts they check, not their Python.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { sql, type TestCluster } from '../helpers/cluster.js';
+import { HEALTHY_WITHIN_MS, sql, type TestCluster } from '../helpers/cluster.js';
 import type { EtcdCluster } from '../helpers/etcd.js';
 import { LIVENESS_MS, waitUntil } from '../helpers/wait.js';
 
@@ -88,4 +88,47 @@ export async function logicalSlotInSync(cluster: TestCluster, slot: string, a: s
 /** "I get all changes from logical slot X on A": a consumer reads (and confirms) everything the slot has. */
 export async function getAllChanges(cluster: TestCluster, name: string, slot: string): Promise<void> {
   await sql(cluster.node(name), 'SELECT count(*) FROM pg_catalog.pg_logical_slot_get_changes($1, NULL, NULL)', [slot]);
+}
+
+/** A member's REST URL (the fixture's members need no credentials). */
+export function apiUrl(cluster: TestCluster, name: string, p: string): string {
+  const node = cluster.node(name);
+  return `http://${node.host}:${node.apiPort}${p}`;
+}
+
+/** PATCH /config through `via`, which must answer 200 (Patroni's "I issue a PATCH request to …"). */
+export async function patchConfig(cluster: TestCluster, via: string, patch: Record<string, unknown>): Promise<void> {
+  const res = await fetch(apiUrl(cluster, via, '/config'), {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(patch),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (res.status !== 200) throw new Error(`PATCH /config through ${via} answered ${res.status}: ${await res.text()}`);
+}
+
+/** GET `p` on `name` answers `code` within the wait; the error names the last status seen (0: no answer). */
+export async function statusIs(cluster: TestCluster, name: string, p: string, code: number): Promise<void> {
+  let seen = 0;
+  await waitUntil(async () => (seen = (await fetch(apiUrl(cluster, name, p), { signal: AbortSignal.timeout(2000) }).catch(() => null))?.status ?? 0) === code, {
+    timeoutMs: LIVENESS_MS,
+    intervalMs: 200,
+    what: `GET ${p} on ${name} to answer ${code}`,
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen ${seen}`);
+  });
+}
+
+/** `name`'s PostgreSQL runs as `role` within the wait; the error names what pg_is_in_recovery() last gave. */
+export async function roleIs(cluster: TestCluster, name: string, role: 'primary' | 'replica', timeoutMs = HEALTHY_WITHIN_MS): Promise<void> {
+  let seen: unknown = null;
+  await waitUntil(
+    async () => {
+      seen = await sql<{ r: boolean }>(cluster.node(name), 'SELECT pg_is_in_recovery() AS r').then((rows) => rows[0]!.r, (e: Error) => e.message);
+      return seen === (role === 'replica');
+    },
+    { timeoutMs, intervalMs: 200, what: `${name}'s PostgreSQL to run as ${role}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; pg_is_in_recovery() last gave ${JSON.stringify(seen)}`);
+  });
 }

@@ -23,7 +23,7 @@ describe('hactl agent: a three-member cluster on a three-member etcd', { timeout
 
   const names = () => cluster.nodes.map((n) => n.name);
   const others = (name: string) => names().filter((n) => n !== name);
-  const logs = () => cluster.nodes.map((n) => `--- ${n.name}\n${cluster.output(n.name).split('\n').slice(-30).join('\n')}`).join('\n');
+  const logs = (lines = 30) => cluster.nodes.map((n) => `--- ${n.name}\n${cluster.output(n.name).split('\n').slice(-lines).join('\n')}`).join('\n');
 
   /** An INSERT on `name` that must be accepted; then every member in `readers` has it within the wait. */
   async function writeAndReplicate(name: string, readers: string[]): Promise<void> {
@@ -90,7 +90,7 @@ describe('hactl agent: a three-member cluster on a three-member etcd', { timeout
     await writeAndReplicate(leader, others(old));
 
     cluster.startAgent(old);
-    assert.equal(await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${logs()}`)), leader);
+    assert.equal(await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${logs()}`)), leader, `the leader changed while ${old} rejoined\n${logs(80)}`);
     await writeAndReplicate(leader, others(leader));
   });
 

@@ -3,7 +3,7 @@
 // (`node bin/run.js agent -c …`, so run `npm run build` first) in a ProcessRegistry, and probes:
 // the REST status of a member, SQL on a member, "one leader and N−1 streaming replicas".
 // Everything started here is killed by `cluster.destroy()` — call it in `after`, it never throws.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +196,18 @@ export class TestCluster {
   }
 
   /**
+   * For chasing a flake by hand: with HACTL_KEEP_LOGS=<dir>, teardown writes every member's whole
+   * agent history there (<dir>/<its directories>-<member>.log), since assertion messages carry
+   * only the last lines.
+   */
+  private keepLogs(): void {
+    const dir = process.env.HACTL_KEEP_LOGS;
+    if (!dir) return;
+    mkdirSync(dir, { recursive: true });
+    for (const n of this.nodes) writeFileSync(path.join(dir, `${path.basename(path.dirname(n.base))}-${path.basename(n.base)}-${n.name}.log`), this.history(n.name));
+  }
+
+  /**
    * Waits until the agent of `name` has logged a line matching `pattern` (an agent writes its
    * cycle's line after acting on it, so what a test just saw in SQL may not be in the log yet).
    */
@@ -310,6 +322,7 @@ ${await this.diagnose(names)}`);
   async destroy(): Promise<void> {
     const leakCheck = await this.collectLeakEvidence().catch((err: unknown) => err as Error);
     await this.registry.killAll().catch(() => {});
+    this.keepLogs();
     for (const node of this.nodes) {
       const pm = postmasterPid(node);
       if (pm !== null) {

@@ -37,8 +37,31 @@ export interface FenceClientOptions {
   spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
   /** Tests only: FenceProcessConfig.testClockJumpFile (a simulated suspend). */
   testClockJumpFile?: string;
+  /** Tests only: FenceProcessConfig.testStallOnceMs (a fence starved of CPU). */
+  testStallOnceMs?: number;
   readyTimeoutMs?: number;
+  /** How long a disarm waits for the fence's answer (a stand-down needs it). */
   ackTimeoutMs?: number;
+  /** How long the HA loop waits for the answer to an arm or a ping before it goes on (see ensureLive). */
+  loopWaitMs?: number;
+  /** A fence that answered nothing for this long, while running, is taken for hung and restarted. */
+  hangAfterMs?: number;
+}
+
+/** A message's answer: the fence's state, and why it refused (a refused arm or conditional disarm). */
+interface Answer {
+  state: FenceState;
+  refused: string | null;
+}
+
+/** The process state letter of /proc/<pid>/stat ('R', 'S', 'T' stopped …), or null when it is gone. */
+function processState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) || null;
+  } catch {
+    return null;
+  }
 }
 
 /** The Node command for the fence: compiled JS when it exists, else the TypeScript source through tsx (tests). */
@@ -56,7 +79,10 @@ export class FenceClient {
   private seq = 0;
   /** `fenced` events heard from the current fence process (protocol.ts, arm.fencedSeen). */
   private fencedSeen = 0;
-  private readonly waiting = new Map<number, (state: FenceState | null) => void>();
+  private readonly waiting = new Map<number, (answer: Answer) => void>();
+  /** When the oldest message still without an answer was sent (Date.now()); null: all answered. */
+  private unansweredSince: number | null = null;
+  private lastSlowWarning = 0;
   private lastState: FenceState | null = null;
   /** The last arm sent, re-sent to a restarted fence. */
   private lastArm: Extract<AgentToFence, { type: 'arm' }> | null = null;
@@ -82,6 +108,11 @@ export class FenceClient {
     return this.alive ? this.childPid : null;
   }
 
+  /** The fence's state as its last answer gave it (null before the first). */
+  get answeredState(): FenceState | null {
+    return this.lastState;
+  }
+
   get armed(): boolean {
     return this.lastArm !== null;
   }
@@ -104,6 +135,7 @@ export class FenceClient {
       trippedWatchMs: settings.trippedWatchMs,
       onAgentDeath: settings.onAgentDeath,
       testClockJumpFile: this.options.testClockJumpFile ?? null,
+      ...(this.options.testStallOnceMs ? { testStallOnceMs: this.options.testStallOnceMs } : {}),
     };
     const entry = this.options.entry ?? defaultFenceEntry();
     const spawn = this.options.spawn ?? nodeSpawn;
@@ -132,6 +164,7 @@ export class FenceClient {
           clearTimeout(timer);
           this.childPid = msg.pid;
           this.alive = true;
+          this.unansweredSince = null;
           this.lastState = msg.state;
           this.fencedSeen = msg.state.fencedCount;
           resolve();
@@ -149,8 +182,8 @@ export class FenceClient {
         this.alive = false;
         this.child = null;
       }
-      for (const [, done] of this.waiting) done(null);
       this.waiting.clear();
+      this.unansweredSince = null;
       if (wasAlive && !this.stopping) {
         this.options.logger.error(`the fence process (pid ${child.pid}) exited unexpectedly (${code ?? sig})`);
         this.options.onDied?.();
@@ -166,16 +199,23 @@ export class FenceClient {
     child.unref();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
     (child.stderr as unknown as { unref?: () => void }).unref?.();
-    if (this.lastArm) this.post({ ...this.lastArm, seq: ++this.seq, fencedSeen: this.fencedSeen });
+    if (this.lastArm) {
+      this.lastArm = { ...this.lastArm, seq: ++this.seq, fencedSeen: this.fencedSeen };
+      void this.post(this.lastArm, this.loopWaitMs);
+    }
   }
 
   private onMessage(msg: FenceToAgent): void {
     if (msg.type === 'ack') {
       this.lastState = msg.state;
-      if (msg.refused) this.lastRefusal = msg.refused;
+      // The fence answers in order: an answer to the last message sent leaves nothing outstanding.
+      this.unansweredSince = msg.seq >= this.seq ? null : Date.now();
+      // Refused (the fence killed PostgreSQL before this arm arrived; protocol.ts, fencedSeen): nothing
+      // is armed, also when the answer came after the loop stopped waiting for it.
+      if (msg.refused && this.lastArm?.seq === msg.seq) this.lastArm = null;
       const done = this.waiting.get(msg.seq);
       this.waiting.delete(msg.seq);
-      done?.(msg.state);
+      done?.({ state: msg.state, refused: msg.refused ?? null });
       return;
     }
     if (msg.type === 'fenced') {
@@ -186,21 +226,41 @@ export class FenceClient {
     }
   }
 
-  private post(msg: AgentToFence): Promise<FenceState | null> {
+  /** Sends `msg`; its answer, or null when none came within `waitMs` (a later answer still counts, see onMessage). */
+  private post(msg: AgentToFence, waitMs: number): Promise<Answer | null> {
     const child = this.child;
     if (!child || !this.alive) return Promise.resolve(null);
-    const answer = new Promise<FenceState | null>((resolve) => {
+    const answer = new Promise<Answer | null>((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(msg.seq);
         resolve(null);
-      }, this.options.ackTimeoutMs ?? 2000);
-      this.waiting.set(msg.seq, (state) => {
+      }, waitMs);
+      this.waiting.set(msg.seq, (a) => {
         clearTimeout(timer);
-        resolve(state);
+        resolve(a);
       });
     });
+    this.unansweredSince ??= Date.now();
     child.stdin!.write(JSON.stringify(msg) + '\n');
     return answer;
+  }
+
+  private get loopWaitMs(): number {
+    return this.options.loopWaitMs ?? 500;
+  }
+
+  /**
+   * Why a fence that did not answer in time is hung rather than slow, or null when it is just slow:
+   * stopped (SIGSTOP, a debugger), gone, or silent for hangAfterMs. A slow one is kept: on a starved
+   * host a new process would answer later still, and killing it would leave nothing armed meanwhile.
+   */
+  private hungReason(): string | null {
+    const state = this.childPid === null ? null : processState(this.childPid);
+    if (state === null || state === 'Z') return 'is gone';
+    if (state === 'T' || state === 't') return 'is stopped';
+    const silentMs = this.unansweredSince === null ? 0 : Date.now() - this.unansweredSince;
+    const hangAfterMs = this.options.hangAfterMs ?? 5000;
+    return silentMs >= hangAfterMs ? `has not answered for ${silentMs} ms` : null;
   }
 
   /**
@@ -220,12 +280,11 @@ export class FenceClient {
       fencedSeen: this.fencedSeen,
     };
     this.lastArm = msg;
-    this.lastRefusal = null;
-    const state = await this.post(msg);
-    // Refused: the fence killed PostgreSQL before this arm arrived (protocol.ts, fencedSeen); nothing is armed.
-    if (this.lastRefusal !== null && this.lastArm === msg) this.lastArm = null;
-    if (state && this.orphanPid !== null) this.retireOrphan();
-    return state;
+    // The loop waits a little only: the arm is in the pipe, and the fence applies it in order.
+    const answer = await this.post(msg, this.loopWaitMs);
+    this.lastRefusal = answer?.refused ?? null;
+    if (answer && !answer.refused && this.orphanPid !== null) this.retireOrphan();
+    return answer?.state ?? null;
   }
 
   /**
@@ -234,18 +293,33 @@ export class FenceClient {
    */
   async disarm(reason: string, options: { ifStopped?: boolean } = {}): Promise<FenceState | null> {
     const kept = this.lastArm;
-    this.lastRefusal = null;
     if (!options.ifStopped) this.lastArm = null;
-    const state = await this.post({ type: 'disarm', seq: ++this.seq, reason, ifStopped: options.ifStopped === true });
-    if (options.ifStopped) this.lastArm = state && !state.armed && this.lastRefusal === null ? null : kept;
-    return state;
+    const answer = await this.post({ type: 'disarm', seq: ++this.seq, reason, ifStopped: options.ifStopped === true }, this.options.ackTimeoutMs ?? 2000);
+    this.lastRefusal = answer?.refused ?? null;
+    if (options.ifStopped) this.lastArm = answer && !answer.state.armed && answer.refused === null ? null : kept;
+    return answer?.state ?? null;
   }
 
-  /** True when the fence answers a ping; restarts it (re-sending the last arm) when it does not. */
+  /**
+   * True when the fence runs and answers; restarts it (re-sending the last arm) when it died or hangs.
+   * The loop waits loopWaitMs for the ping's answer, not longer: a fence that is only slow (a starved
+   * host) keeps running — waiting on it, or restarting it, would delay the very renewals whose
+   * deadlines it enforces (seen: 2 s of waiting and a restart cost a promoting primary its lease).
+   */
   async ensureLive(): Promise<boolean> {
-    if (this.alive && (await this.post({ type: 'ping', seq: ++this.seq })) !== null) return true;
+    if (this.alive && this.child) {
+      if ((await this.post({ type: 'ping', seq: ++this.seq }, this.loopWaitMs)) !== null) return true;
+      const hung = this.hungReason();
+      if (hung === null) {
+        if (Date.now() - this.lastSlowWarning >= 10_000) {
+          this.lastSlowWarning = Date.now();
+          this.options.logger.warn(`the fence process (pid ${this.childPid}) is slow to answer (nothing for ${Date.now() - this.unansweredSince!} ms); keeping it`);
+        }
+        return true;
+      }
+      this.options.logger.error(`the fence process (pid ${this.childPid}) ${hung}; killing it`);
+    }
     if (this.child) {
-      this.options.logger.error(`the fence process (pid ${this.childPid}) does not answer; killing it`);
       this.child.kill('SIGKILL');
       this.alive = false;
       this.child = null;

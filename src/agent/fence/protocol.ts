@@ -99,4 +99,6 @@ export interface FenceProcessConfig {
   onAgentDeath?: 'wait' | 'kill';
   /** Tests only: a file holding ms added to the holder clock (simulates a suspend the fence slept through). */
   testClockJumpFile?: string | null;
+  /** Tests only: block the event loop this long once, right after the first arm (a fence starved of CPU). */
+  testStallOnceMs?: number;
 }

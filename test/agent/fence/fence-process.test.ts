@@ -14,7 +14,7 @@ import { cleanupPostgres, startPrimary, type TestServer } from '../../helpers/po
 import { ProcessRegistry } from '../../helpers/process.js';
 import { REPO_ROOT } from '../../helpers/cluster.js';
 import { LIVENESS_MS, SUITE_MS, waitUntil } from '../../helpers/wait.js';
-import { holderNowMs } from '../../../src/agent/fence/holder-clock.js';
+import { holderMsToNs, holderNowMs } from '../../../src/agent/fence/holder-clock.js';
 
 const registry = new ProcessRegistry();
 const clients: FenceClient[] = [];
@@ -216,6 +216,57 @@ describe('fence process', { timeout: SUITE_MS }, () => {
     assert.match(record.reason, /after the agent died/);
     assertNotEarly(record);
     await waitUntil(() => !alive(fencePid), { timeoutMs: LIVENESS_MS, what: 'the orphaned fence to exit after its watch' });
+  });
+
+  it('a starved fence that wakes past the deadline takes in the renewal waiting in its pipe before any kill', async () => {
+    const server = await startPrimary();
+    const pm = postmasterOf(server);
+    // The fence's event loop blocks for 3 s right after the first arm (as on a host that starves it
+    // of CPU), so its timer is overdue when it runs again — and Node runs due timers before it reads I/O.
+    // The first deadline leaves the fence 1.5 s to read that arm (else it fences at once, rightly).
+    const client = newClient(server, { testStallOnceMs: 3000 });
+    await client.start();
+    await client.arm(holderNowMs() + 1500, server.options.data_dir, 'renewal before the stall');
+    const later = holderNowMs() + 60_000;
+    await client.arm(later, server.options.data_dir, 'renewal sent during the stall');
+    const expected = String(holderMsToNs(later));
+    await waitUntil(() => client.answeredState?.deadlineMonoNs === expected || !alive(pm), { timeoutMs: LIVENESS_MS, what: 'the fence to answer the second arm' });
+    assert.ok(alive(pm), `the fence killed PostgreSQL on the replaced deadline: ${readFileSync(path.join(server.base, 'fence.log'), 'utf8')}`);
+    assert.equal(client.lastFenced, null);
+    assert.equal(existsSync(path.join(server.base, 'fenced.json')), false);
+    assert.equal((await client.disarm('test over'))?.armed, false);
+  });
+
+  it('a fence that is slow to answer is kept; one that is stopped, or silent past hangAfterMs, is restarted', async () => {
+    const server = await startPrimary();
+    const slow = newClient(server, { testStallOnceMs: 2000 });
+    await slow.start();
+    const slowPid = slow.pid!;
+    await slow.arm(holderNowMs() + 60_000, server.options.data_dir, 'test');
+    // Busy for 2 s: no answer within the loop's wait, but running and silent for less than hangAfterMs (5 s).
+    assert.equal(await slow.ensureLive(), true);
+    assert.equal(slow.restarts, 0);
+    assert.equal(slow.pid, slowPid);
+    assert.equal((await slow.disarm('test over'))?.armed, false);
+    await slow.stop();
+
+    const stopped = newClient(server);
+    await stopped.start();
+    const stoppedPid = stopped.pid!;
+    process.kill(stoppedPid, 'SIGSTOP');
+    assert.equal(await stopped.ensureLive(), true);
+    assert.equal(stopped.restarts, 1, 'a stopped fence is replaced at once');
+    assert.notEqual(stopped.pid, stoppedPid);
+    await waitUntil(() => !alive(stoppedPid), { timeoutMs: LIVENESS_MS, what: 'the stopped fence to be killed' });
+    await stopped.stop();
+
+    const silent = newClient(server, { testStallOnceMs: 3000, hangAfterMs: 300 });
+    await silent.start();
+    await silent.arm(holderNowMs() + 60_000, server.options.data_dir, 'test');
+    assert.equal(await silent.ensureLive(), true);
+    assert.equal(silent.restarts, 1, 'silent for longer than hangAfterMs: taken for hung');
+    // The new fence stalls too (same options): disarm once it answers, so nothing stays armed.
+    await waitUntil(async () => (await silent.disarm('test over'))?.armed === false, { timeoutMs: LIVENESS_MS, what: 'the restarted fence to disarm' });
   });
 
   it('a fence that was killed is restarted by ensureLive and re-armed with the last deadline', async () => {
