@@ -161,7 +161,7 @@ export class Agent {
 
     // The fence comes up before the loop can make this member a primary (issue 9).
     const fence = fenceSettings(config);
-    this.fence = new FenceController({ settings: fence, logger, dataDir: () => this.ctx.options.data_dir, client: { forwardLine: (line) => this.logOutput.forward(line) } });
+    this.fence = new FenceController({ settings: fence, logger, dataDir: () => this.ctx.options.data_dir, client: { forwardLine: (line) => this.logOutput.forward(line), store: config.raft ? 'raft' : 'etcd3' } });
     const fenceWarning = fence.mode === 'on' ? fenceTimingWarning(dynamic.ttl * 1000, dynamic.loop_wait * 1000, dynamic.retry_timeout * 1000, fence.safetyMarginMs) : null;
     if (fenceWarning) logger.warn(fenceWarning);
     await this.fence.start();

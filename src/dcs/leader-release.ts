@@ -20,7 +20,7 @@ import { unwrapReply } from '../raft/node/rpc.js';
 import type { KvCommand, KvResult } from '../raft/kv/types.js';
 import { buf, holds, onLease } from './etcd3-ops.js';
 import { etcd3Connection, type Etcd3Section } from './etcd3-section.js';
-import type { LeaderRelease } from './types.js';
+import type { LeaderRelease, ReleaseStore } from './types.js';
 
 export type ReleaseResult =
   /** The key held exactly our claim and is deleted now. */
@@ -48,8 +48,12 @@ export async function releaseLeaderKey(release: LeaderRelease, options: ReleaseO
 export async function prepareRelease(release: LeaderRelease): Promise<void> {
   const store = release.store;
   if (store.kind === 'raft' && store.password) await deriveClusterKey(store.password, { salt: clusterSalt(store.clusterName), log2N: KDF_LOG2_N });
-  // etcd: the client module is what costs; importing it here warms the cache for the release.
-  if (store.kind === 'etcd3') await import('etcd3');
+  await prepareStoreClient(store.kind);
+}
+
+/** Load what a release through a store of this kind needs (no secret involved): etcd's gRPC client is what costs. */
+export async function prepareStoreClient(kind: ReleaseStore['kind']): Promise<void> {
+  if (kind === 'etcd3') await import('etcd3');
 }
 
 /** The one command a release sends: delete if our name AND the exact version still hold. */

@@ -37,6 +37,8 @@ export interface FenceClientOptions {
   spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
   /** Tests only: FenceProcessConfig.testClockJumpFile (a simulated suspend). */
   testClockJumpFile?: string;
+  /** FenceProcessConfig.store: the store a release goes through, loaded by the fence while idle. */
+  store?: 'raft' | 'etcd3';
   /** Tests only: FenceProcessConfig.testStallOnceMs (a fence starved of CPU). */
   testStallOnceMs?: number;
   readyTimeoutMs?: number;
@@ -135,6 +137,7 @@ export class FenceClient {
       trippedWatchMs: settings.trippedWatchMs,
       onAgentDeath: settings.onAgentDeath,
       testClockJumpFile: this.options.testClockJumpFile ?? null,
+      store: this.options.store ?? null,
       ...(this.options.testStallOnceMs ? { testStallOnceMs: this.options.testStallOnceMs } : {}),
     };
     const entry = this.options.entry ?? defaultFenceEntry();

@@ -131,8 +131,8 @@ export class FenceController implements FenceHooks {
     if (!this.client || write.paused) return;
     const deadline = fenceDeadlineMonoMs({ leaseDeadlineMonoMs: write.leaseDeadlineMonoMs, safetyMarginMs: this.options.settings.safetyMarginMs });
     const ack = await this.client.arm(deadline, this.options.dataDir(), 'leader key renewed', write.release ?? null);
-    if (!ack) this.options.logger.warn('fence: no answer to arm; checking the fence process');
-    if (!ack) this.wakeup();
+    // Slow (a starved host) or gone: the next cycle's ensureLive tells which; a dead fence wakes the loop itself (onDied).
+    if (!ack) this.options.logger.warn('fence: no answer to arm yet; the fence is checked next cycle');
   }
 
   async release(reason: string, seen: 'stopped' | 'replica'): Promise<boolean> {

@@ -20,7 +20,8 @@
  * process we may not inspect. Nobody can tell those from a slow primary, so only the lease decides.
  *
  * Node builtins and data-dir-processes.ts only at load time, like fence-process.ts: the store client
- * (src/dcs/leader-release.ts) is imported when first needed, after the kill, never before it.
+ * (src/dcs/leader-release.ts) is imported later, while the fence is idle after start or at the first
+ * arm (warmStoreClient, warmRelease), so that a release after a kill does not wait for it.
  */
 import type { LeaderRelease } from '../../dcs/types.js';
 import { describeRunning, nothingRuns, observeDataDir, type DataDirProcesses } from './data-dir-processes.js';
@@ -48,6 +49,15 @@ let loading: Promise<ReleaseModule> | null = null;
 function releaseModule(): Promise<ReleaseModule> {
   loading ??= import('../../dcs/leader-release.js');
   return loading;
+}
+
+/** Load the store client of `kind` now (the fence is idle after start): the first arm then costs nothing. */
+export function warmStoreClient(kind: 'raft' | 'etcd3', log: Log): void {
+  const started = performance.now();
+  releaseModule()
+    .then((m) => m.prepareStoreClient(kind))
+    .then(() => log('INFO', `loaded the ${kind} client for a release of the leader key in ${Math.round(performance.now() - started)} ms`))
+    .catch((err: unknown) => log('WARNING', `could not load the ${kind} client for a release of the leader key: ${(err as Error).message}`));
 }
 
 /** Load the store client and derive the Raft key now, so a release later waits for neither. */

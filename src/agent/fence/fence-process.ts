@@ -15,8 +15,9 @@
  * Deliberately imports nothing but node: builtins, fence-files.ts, data-dir-processes.ts,
  * death-release.ts and holder-clock.ts (builtins, plus koffi for CLOCK_BOOTTIME; protocol.ts is
  * type-only), so it starts in tens of milliseconds and nothing of the agent's can stall it. The store
- * client is loaded on the first arm that carries a release, and used only after a kill. The kill
- * path is synchronous on purpose: it must not wait behind other callbacks.
+ * client is loaded while idle right after start (config.store), else on the first arm that carries a
+ * release, and used only after a kill. The kill path is synchronous on purpose: it must not wait
+ * behind other callbacks (but see deadlineDue: it first reads what the agent already sent).
  *
  * Lifecycle: runs while the agent's pipe is open. When the pipe closes (agent exited or was
  * killed), a disarmed fence exits; an armed one keeps enforcing its deadline, then exits after
@@ -30,7 +31,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { LeaderRelease } from '../../dcs/types.js';
 import { describeRunning, nothingRuns, observeDataDir, postmasterPidFileOf, runsIn } from './data-dir-processes.js';
-import { DEATH_POLL_MS, describeClaim, releaseWhenDead, warmRelease } from './death-release.js';
+import { DEATH_POLL_MS, describeClaim, releaseWhenDead, warmRelease, warmStoreClient } from './death-release.js';
 import { killPrimaryIn } from './kill-primary.js';
 import { appendNoFollow, readFileNoFollow, replaceFileNoFollow } from './fence-files.js';
 import { HOLDER_RECHECK_MS, holderClockNs, holderClockSource } from './holder-clock.js';
@@ -431,6 +432,8 @@ function main(): void {
   }, 1000).unref();
   log('INFO', `started; lease deadlines on the holder clock (${holderClockSource()}); ${raisePriority()}`);
   send({ type: 'ready', pid: process.pid, state: state() });
+  // After `ready`, while nothing is armed yet as a rule: the store client for a release (see protocol.ts `store`).
+  if (config.store) setImmediate(() => warmStoreClient(config.store!, log));
 }
 
 main();

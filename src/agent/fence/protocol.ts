@@ -97,6 +97,12 @@ export interface FenceProcessConfig {
    * PostgreSQL at once and release the key.
    */
   onAgentDeath?: 'wait' | 'kill';
+  /**
+   * The kind of store a release goes through: the fence loads its client while idle after start,
+   * not at the first arm, when a new primary's renewals need quick answers (an etcd client costs
+   * 0.2 s of CPU idle, seconds on a starved host). No secret: the Raft key is derived at that arm.
+   */
+  store?: 'raft' | 'etcd3' | null;
   /** Tests only: a file holding ms added to the holder clock (simulates a suspend the fence slept through). */
   testClockJumpFile?: string | null;
   /** Tests only: block the event loop this long once, right after the first arm (a fence starved of CPU). */

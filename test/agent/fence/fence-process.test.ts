@@ -269,6 +269,16 @@ describe('fence process', { timeout: SUITE_MS }, () => {
     await waitUntil(async () => (await silent.disarm('test over'))?.armed === false, { timeoutMs: LIVENESS_MS, what: 'the restarted fence to disarm' });
   });
 
+  it('loads the store client for a release while idle after start, before any arm', async () => {
+    const server = await startPrimary();
+    const client = newClient(server, { store: 'etcd3' });
+    await client.start();
+    const log = path.join(server.base, 'fence.log');
+    await waitUntil(() => /INFO: fence\[\d+\]: loaded the etcd3 client for a release of the leader key in \d+ ms/.test(readFileSync(log, 'utf8')), { timeoutMs: LIVENESS_MS, what: 'the fence to load the etcd3 client' });
+    assert.equal(client.answeredState?.armed, false, 'loaded with nothing armed');
+    await client.stop();
+  });
+
   it('a fence that was killed is restarted by ensureLive and re-armed with the last deadline', async () => {
     const server = await startPrimary();
     const pm = postmasterOf(server);
