@@ -81,7 +81,7 @@ export class FenceClient {
   private seq = 0;
   /** `fenced` events heard from the current fence process (protocol.ts, arm.fencedSeen). */
   private fencedSeen = 0;
-  private readonly waiting = new Map<number, (answer: Answer) => void>();
+  private readonly waiting = new Map<number, (answer: Answer | null) => void>();
   /** When the oldest message still without an answer was sent (Date.now()); null: all answered. */
   private unansweredSince: number | null = null;
   private lastSlowWarning = 0;
@@ -185,6 +185,7 @@ export class FenceClient {
         this.alive = false;
         this.child = null;
       }
+      for (const [, done] of this.waiting) done(null);
       this.waiting.clear();
       this.unansweredSince = null;
       if (wasAlive && !this.stopping) {
