@@ -69,8 +69,7 @@ describe("Patroni's ignored_slots feature", { timeout: 600_000 }, () => {
     await cluster.waitForCycles(first, 3, new RegExp(`INFO: no action\\. I am \\(${first}\\), the leader with the lock`));
     assert.deepEqual(await logicalSlots(first), [...IGNORED, 'dummy_slot'].sort());
     // The replica must have replayed past the slots' creation before it is promoted.
-    // The insert position: with synchronous_commit off the write position can stop short of the last records.
-    const [{ lsn }] = (await sql<{ lsn: string }>(cluster.node(first), 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [{ lsn: string }];
+    const [{ lsn }] = (await sql<{ lsn: string }>(cluster.node(first), 'SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
     await waitUntil(async () => (await sql<{ ok: boolean }>(cluster.node(second), 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]))[0]!.ok, { timeoutMs: LIVENESS_MS, what: `${second} replaying past ${lsn}` });
   });
 

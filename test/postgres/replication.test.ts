@@ -241,10 +241,10 @@ describe('replica life cycle: clone, promote, diverge, rewind, reinit, slots', (
       // pg_wal_replay_pause() only asks: until the state reads 'paused' the startup process may still
       // replay what comes next (seen in a suite run: the insert was replayed, nothing was left after it).
       await eventually('replay on node2 to be paused', async () => (await query<{ s: string }>(replica.ctx, 'SELECT pg_get_wal_replay_pause_state() AS s'))[0]?.s === 'paused');
-      await query(primary.ctx, "INSERT INTO t VALUES (61, 'received, not replayed')");
-      // The insert position: with the fixture's synchronous_commit off the commit record may not be written yet,
-      // and pg_current_wal_lsn() (the write position) would be reached before the insert was sent at all.
-      const [current] = await query<{ lsn: string }>(primary.ctx, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
+      // Committed with a local flush: under the fixture's synchronous_commit off the commit record could still
+      // sit in WAL buffers, and the write position read next would then be reached before it was sent at all.
+      await query(primary.ctx, "BEGIN; SET LOCAL synchronous_commit = local; INSERT INTO t VALUES (61, 'received, not replayed'); COMMIT");
+      const [current] = await query<{ lsn: string }>(primary.ctx, 'SELECT pg_current_wal_lsn()::text AS lsn');
       const received = await eventually('node2 received what node1 wrote', async () => {
         const [row] = await query<{ lsn: string | null }>(replica.ctx, 'SELECT pg_last_wal_receive_lsn()::text AS lsn');
         return row?.lsn !== null && row?.lsn !== undefined && parseLsn(row.lsn) >= parseLsn(current!.lsn) ? row.lsn : false;
