@@ -10,7 +10,7 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { postmasterPidFileOf } from './data-dir-processes.js';
+import { postmasterPidFileOf, processState } from './data-dir-processes.js';
 import { readFileNoFollow } from './fence-files.js';
 import { holderMsToNs } from './holder-clock.js';
 import type { LeaderRelease } from '../../dcs/types.js';
@@ -56,15 +56,6 @@ interface Answer {
   refused: string | null;
 }
 
-/** The process state letter of /proc/<pid>/stat ('R', 'S', 'T' stopped …), or null when it is gone. */
-function processState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) || null;
-  } catch {
-    return null;
-  }
-}
 
 /** The Node command for the fence: compiled JS when it exists, else the TypeScript source through tsx (tests). */
 export function defaultFenceEntry(): { command: string; args: string[] } {

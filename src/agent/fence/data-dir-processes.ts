@@ -44,15 +44,21 @@ export function postmasterPidFileOf(dataDir: string): number | null {
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
-/** Alive and not a zombie (a killed process stays a zombie until its parent reaps it). */
-export function isAlive(pid: number): boolean {
+/** The state letter of /proc/<pid>/stat ('R', 'S', 'T' stopped, 'Z' zombie …), or null when there is no such process. */
+export function processState(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+    return stat.charAt(stat.lastIndexOf(')') + 2) || null;
   } catch {
     // No such process.
-    return false;
+    return null;
   }
+}
+
+/** Alive and not a zombie (a killed process stays a zombie until its parent reaps it). */
+export function isAlive(pid: number): boolean {
+  const state = processState(pid);
+  return state !== null && state !== 'Z';
 }
 
 type CwdAnswer = { kind: 'in' } | { kind: 'out' } | { kind: 'gone' } | { kind: 'hidden'; uid: number };
