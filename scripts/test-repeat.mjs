@@ -71,7 +71,7 @@ function stopHog(hog) {
 function runOnce(opts, logFile) {
   return new Promise((resolve) => {
     const out = createWriteStream(logFile);
-    const args = opts.files.length > 0 ? ['--import', 'tsx', '--import', './scripts/unit-guard.mjs', '--test', '--test-reporter=tap', ...opts.files] : ['scripts/run-tests.sh', opts.tier, '--test-reporter=tap'];
+    const args = opts.files.length > 0 ? ['--import', 'tsx', '--import', './scripts/unit-guard.mjs', 'scripts/run-tests.mjs', '--tap-only', ...opts.files] : ['scripts/run-tests.sh', opts.tier, '--tap-only'];
     const child = spawn(opts.files.length > 0 ? process.execPath : 'bash', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });

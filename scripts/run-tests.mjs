@@ -1,0 +1,51 @@
+// Runs test files through node:test's run() in the order scripts/test-files.mjs gives, longest
+// first. `node --test a b c` sorts the files it is handed by path before it starts them (Node 20),
+// which put the longest e2e files (rejoin, standby-cluster, sync) at the end of every run, alone.
+// run() keeps the order.
+//
+//   node --import tsx --import ./scripts/unit-guard.mjs scripts/run-tests.mjs [--tap-only] [--tap-file F] file…
+//
+// Started with those --import flags so that every test process inherits them (run() starts each
+// file with this process's execArgv). Output: spec on a terminal, TAP otherwise (and always with
+// --tap-only); with --tap-file a second TAP copy goes to F. Exits 1 when any test failed.
+import { createWriteStream } from 'node:fs';
+import process from 'node:process';
+import { pipeline } from 'node:stream/promises';
+import { run } from 'node:test';
+import { spec, tap } from 'node:test/reporters';
+
+const args = process.argv.slice(2);
+let tapOnly = false;
+let tapFile = null;
+const files = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--tap-only') tapOnly = true;
+  else if (args[i] === '--tap-file') tapFile = args[++i];
+  else if (args[i]?.startsWith('--')) throw new Error(`run-tests.mjs: unknown option ${args[i]}`);
+  else files.push(args[i]);
+}
+if (files.length === 0) throw new Error('run-tests.mjs: no test files given');
+
+const concurrency = Number(process.env.HACTL_TEST_CONCURRENCY ?? 2);
+if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`HACTL_TEST_CONCURRENCY must be a positive integer, not ${process.env.HACTL_TEST_CONCURRENCY}`);
+
+const abort = new globalThis.AbortController();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    process.exitCode = 130;
+    abort.abort();
+  });
+}
+
+const stream = run({ files, concurrency, timeout: 600_000, signal: abort.signal });
+let failed = 0;
+stream.on('test:fail', (data) => {
+  // A todo that fails is not a failure (as in node --test).
+  if (!data.todo) failed++;
+});
+
+const shown = !tapOnly && process.stdout.isTTY ? stream.compose(spec) : stream.compose(tap);
+const outputs = [pipeline(shown, process.stdout, { end: false })];
+if (tapFile) outputs.push(pipeline(stream.compose(tap), createWriteStream(tapFile)));
+await Promise.all(outputs);
+if (failed > 0 && !process.exitCode) process.exitCode = 1;
