@@ -39,7 +39,14 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 const stream = run({ files, concurrency, timeout: 600_000, signal: abort.signal });
 let failed = 0;
+/** Seconds of top-level tests per file: the figures SLOW_SECONDS in scripts/test-files.mjs wants. */
+const seconds = new Map();
+const count = (data) => {
+  if (data.nesting === 0 && data.file) seconds.set(data.file, (seconds.get(data.file) ?? 0) + (data.details?.duration_ms ?? 0) / 1000);
+};
+stream.on('test:pass', count);
 stream.on('test:fail', (data) => {
+  count(data);
   // A todo that fails is not a failure (as in node --test).
   if (!data.todo) failed++;
 });
@@ -48,4 +55,9 @@ const shown = !tapOnly && process.stdout.isTTY ? stream.compose(spec) : stream.c
 const outputs = [pipeline(shown, process.stdout, { end: false })];
 if (tapFile) outputs.push(pipeline(stream.compose(tap), createWriteStream(tapFile)));
 await Promise.all(outputs);
+if (!tapOnly && seconds.size > 0) {
+  const slowest = [...seconds].sort((a, b) => b[1] - a[1]).slice(0, 30);
+  const root = `${process.cwd()}/`;
+  process.stderr.write(`slowest files (s): ${slowest.map(([f, s]) => `${f.replace(root, '')} ${Math.round(s)}`).join(', ')}\n`);
+}
 if (failed > 0 && !process.exitCode) process.exitCode = 1;
