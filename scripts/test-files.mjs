@@ -3,7 +3,7 @@
 // finds .ts files in a directory, so the runner scripts pass it this list).
 //
 //   node scripts/test-files.mjs unit|integration|e2e|all
-//   node scripts/test-files.mjs --runnable unit|integration|e2e|all   what run-tests.sh hands to node --test:
+//   node scripts/test-files.mjs --runnable unit|integration|e2e|all   what run-tests.sh hands to scripts/run-tests.mjs:
 //       the unit files replaced by the entries of their shards (scripts/unit-shards/)
 //
 // Tiers are derived from what a file does, so a new test lands in the right one by itself:
@@ -84,7 +84,7 @@ export const SHARD_ENTRIES = ['scripts/unit-shards/1-of-2.mjs', 'scripts/unit-sh
 /**
  * Seconds the slow process-starting files took in a whole-suite run (CI of 2026-12-03 on this 2-core
  * machine while other work loaded it, so the figures are inflated; only their order is used). A
- * file missing here counts 10 s. node --test starts files in the order given, `concurrency` at a
+ * file missing here counts 10 s. scripts/run-tests.mjs starts files in the order given, `concurrency` at a
  * time: longest first keeps a long file from starting last and running alone at the end (the
  * run's length is then about max(longest file, total / concurrency)).
  */
@@ -117,6 +117,7 @@ const SLOW_SECONDS = {
   'test/e2e/agent-cluster.test.ts': 37,
   'test/raft/process/five-nodes-membership.test.ts': 35,
   'test/raft/process/growth.test.ts': 28,
+  'test/raft/process/heal.test.ts': 25,
   'test/commands/cluster.test.ts': 24,
   'test/raft/storage/crash.test.ts': 22,
 };

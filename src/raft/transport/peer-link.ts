@@ -4,6 +4,15 @@
  * exponential backoff. When the peer is down the oldest messages are dropped: Raft resends what
  * matters (heartbeats, appends from nextIndex), and an unbounded queue would only grow memory and
  * deliver stale traffic later.
+ *
+ * A link is also redialled when it has carried messages to the peer for `silenceMs` (plus time for
+ * the bytes, for a snapshot) and not one message came back from that peer (the transport calls
+ * `heard()` on each one, whichever connection it came by). Every Raft message but TimeoutNow gets an
+ * answer, and a leader's heartbeats are answered every heartbeat. Without this, a connection whose
+ * packets were dropped (a partition by firewall, a cable pulled) stays "connected" after the network
+ * is back until TCP next retransmits, and TCP's backoff doubles up to minutes: a follower cut off
+ * for 15 s heard its leader again only 10 s after the heal (test/raft/process/heal.test.ts).
+ * pysyncobj drops a connection silent for 3.5 s; a fresh connect goes through at once.
  */
 import type { NodeId } from '../core/types.js';
 import type { Logger } from '../kv/types.js';
@@ -16,6 +25,8 @@ const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 1000;
 /** Stop handing frames to the socket beyond this; the queue (and its bound) takes over. */
 const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Extra silence allowed per byte sent since the peer last answered: 1 MiB/s, for a snapshot chunk on a slow link. */
+const ALLOWED_BYTES_PER_MS = 1024 * 1024 / 1000;
 
 export interface PeerLinkOptions {
   peer: NodeId;
@@ -27,8 +38,12 @@ export interface PeerLinkOptions {
   connectTimeoutMs: number;
   maxQueuedMessages: number;
   maxQueuedBytes: number;
+  /** Redial a connection that has carried messages this long with none back from the peer. */
+  silenceMs: number;
   logger: Logger;
   random: () => number;
+  /** Monotonic milliseconds (tests drive it). */
+  now: () => number;
 }
 
 type LinkState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
@@ -52,6 +67,9 @@ export class PeerLink {
   private retryTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private waitingForDrain = false;
+  /** When the first message the peer has not answered yet was queued on this connection (null: none). */
+  private unansweredSinceMs: number | null = null;
+  private unansweredBytes = 0;
   private readonly abort = new AbortController();
 
   constructor(private readonly opts: PeerLinkOptions) {}
@@ -60,8 +78,24 @@ export class PeerLink {
     return { connected: this.state === 'connected', queuedMessages: this.queue.length, droppedMessages: this.dropped };
   }
 
+  /** A message came from the peer: it is alive and our messages reach it. */
+  heard(): void {
+    this.unansweredSinceMs = null;
+    this.unansweredBytes = 0;
+  }
+
   enqueue(payload: Buffer): void {
     if (this.state === 'closed') return;
+    if (this.state === 'connected') {
+      const now = this.opts.now();
+      this.unansweredSinceMs ??= now;
+      this.unansweredBytes += payload.length;
+      const silentMs = now - this.unansweredSinceMs;
+      if (silentMs > this.opts.silenceMs + this.unansweredBytes / ALLOWED_BYTES_PER_MS) {
+        // onClose below logs it and redials; this message waits in the queue for the new connection.
+        this.channel?.close(`nothing back from it for ${Math.round(silentMs)} ms while sending (a stalled connection): reconnecting`);
+      }
+    }
     this.queue.push(payload);
     this.queuedBytes += payload.length;
     while (this.queue.length > 1 && (this.queue.length > this.opts.maxQueuedMessages || this.queuedBytes > this.opts.maxQueuedBytes)) {
@@ -116,6 +150,9 @@ export class PeerLink {
     log.call(this.opts.logger, `connected to raft peer ${this.opts.peer}${dropped}`);
     this.channel = channel;
     this.state = 'connected';
+    // The silence of this connection counts from now, for what it carries from now on.
+    this.unansweredSinceMs = this.queue.length > 0 ? this.opts.now() : null;
+    this.unansweredBytes = this.queuedBytes;
     this.attempts = 0;
     this.lastFailure = null;
     this.droppedThisOutage = 0;

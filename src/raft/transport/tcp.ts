@@ -24,6 +24,8 @@ import { RpcServer } from './rpc-server.js';
 import type { RaftTransport, RpcPayload, TransportOptions } from './types.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+/** A peer link with messages out and nothing back for this long is redialled (peer-link.ts). */
+export const DEFAULT_PEER_SILENCE_MS = 3000;
 /** A connection that has not proven the password by then is dropped (slow or idle scanners). */
 export const HANDSHAKE_TIMEOUT_MS = 2000;
 const DEFAULT_MAX_QUEUED_MESSAGES = 4096;
@@ -118,8 +120,10 @@ export class TcpTransport implements RaftTransport {
         connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         maxQueuedMessages: this.options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
         maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+        silenceMs: this.options.peerSilenceMs ?? DEFAULT_PEER_SILENCE_MS,
         logger: this.logger,
         random: Math.random,
+        now: () => performance.now(),
       });
       this.links.set(msg.to, link);
     }
@@ -229,6 +233,7 @@ export class TcpTransport implements RaftTransport {
           }
           return;
         }
+        this.links.get(hello.nodeId)?.heard();
         this.deliver(msg);
       } else if (kind === FrameKind.RpcRequest) {
         const { id, body } = decodeRpcRequest(payload);

@@ -18,6 +18,8 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** Messages queued per peer while it is unreachable; the oldest are dropped beyond (default 4096). */
   maxQueuedMessages?: number;
+  /** An outgoing peer link that carried messages this long with nothing back from the peer is redialled (default 3000 ms). */
+  peerSilenceMs?: number;
   logger: Logger;
 }
 

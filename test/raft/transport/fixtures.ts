@@ -56,7 +56,7 @@ export interface TestNode {
 }
 
 export async function startNode(
-  opts: { password?: string | null; addr?: string; maxFrameBytes?: number; maxQueuedMessages?: number } = {},
+  opts: { password?: string | null; addr?: string; maxFrameBytes?: number; maxQueuedMessages?: number; peerSilenceMs?: number } = {},
 ): Promise<TestNode> {
   const addr = opts.addr ?? `127.0.0.1:${await freePort()}`;
   const logger = recordingLogger();
@@ -67,6 +67,7 @@ export async function startNode(
     clusterName: 'transport-tests',
     maxFrameBytes: opts.maxFrameBytes,
     maxQueuedMessages: opts.maxQueuedMessages,
+    peerSilenceMs: opts.peerSilenceMs,
     logger,
   });
   const received: Message[] = [];

@@ -132,6 +132,30 @@ describe('tcp transport', () => {
     }
   });
 
+  it('redials a link that carries messages with nothing back from the peer, and keeps one the peer answers', async () => {
+    // A partition by firewall leaves TCP connections "connected" with their packets dropped; after the
+    // heal they stay stalled until TCP's backed-off retransmission. Silence of the peer is the sign.
+    const a = await node({ peerSilenceMs: 300 });
+    const b = await node();
+    let answering = true;
+    let commit = 0;
+    const timer = setInterval(() => {
+      a.transport.send(heartbeat(a.addr, b.addr, 1, commit++));
+      if (answering) b.transport.send({ type: 'AppendResp', from: b.addr, to: a.addr, term: 1, success: true, matchIndex: 0, readRound: 0 });
+    }, 20);
+    try {
+      await waitUntil(() => b.received.length >= 50, 5000, 'fifty answered heartbeats');
+      assert.equal(a.logger.lines.filter((l) => /lost connection to raft peer/.test(l.message)).length, 0, a.logger.lines.map((l) => l.message).join('\n'));
+      answering = false;
+      await a.logger.waitFor(new RegExp(`lost connection to raft peer ${b.addr.replace(/\./g, '\\.')}: nothing back from it for \\d+ ms while sending \\(a stalled connection\\): reconnecting`));
+      const before = b.received.length;
+      await waitUntil(() => b.received.length >= before + 10, 5000, 'heartbeats over the new connection');
+      assert.equal(a.transport.peerStatus().get(b.addr)?.connected, true);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
   it('bounds what it queues for a peer that is down, keeping the newest', async () => {
     const addrB = `127.0.0.1:${await freePort()}`;
     const a = await node({ maxQueuedMessages: 10 });
