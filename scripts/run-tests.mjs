@@ -1,7 +1,7 @@
-// Runs test files through node:test's run() in the order scripts/test-files.mjs gives, longest
-// first. `node --test a b c` sorts the files it is handed by path before it starts them (Node 20),
-// which put the longest e2e files (rejoin, standby-cluster, sync) at the end of every run, alone.
-// run() keeps the order.
+// Runs test files through node:test's run() in the order scripts/test-files.mjs gives (path
+// order), `HACTL_TEST_CONCURRENCY` (2) at a time, and ends with the slowest files and their seconds.
+// `node --test a b c` would sort the files itself (Node 20), so no other order could be tried; one
+// was (longest first, see test-files.mjs) and was slower.
 //
 //   node --import tsx --import ./scripts/unit-guard.mjs scripts/run-tests.mjs [--tap-only] [--tap-file F] file…
 //
@@ -39,7 +39,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 const stream = run({ files, concurrency, timeout: 600_000, signal: abort.signal });
 let failed = 0;
-/** Seconds of top-level tests per file: the figures SLOW_SECONDS in scripts/test-files.mjs wants. */
+/** Seconds of top-level tests per file (the run's slowest files are printed at its end). */
 const seconds = new Map();
 const count = (data) => {
   if (data.nesting === 0 && data.file) seconds.set(data.file, (seconds.get(data.file) ?? 0) + (data.details?.duration_ms ?? 0) / 1000);

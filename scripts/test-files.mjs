@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Lists the test files of one tier, one per line, sorted (Node 20's runner neither expands globs nor
+// Lists the test files of one tier, one per line, in path order (Node 20's runner neither expands globs nor
 // finds .ts files in a directory, so the runner scripts pass it this list).
 //
 //   node scripts/test-files.mjs unit|integration|e2e|all
@@ -77,64 +77,21 @@ export function tierOf(file) {
   return startsProcesses(file) ? 'integration' : 'unit';
 }
 
-const ORDER = ['e2e', 'integration', 'unit'];
 /** One entry per unit shard (the file name says which); node --test runs each as one process. */
 export const SHARD_ENTRIES = ['scripts/unit-shards/1-of-2.mjs', 'scripts/unit-shards/2-of-2.mjs'];
 
 /**
- * Seconds the slow process-starting files took in a whole-suite run (CI of 2026-12-03 on this 2-core
- * machine while other work loaded it, so the figures are inflated; only their order is used). A
- * file missing here counts 10 s. scripts/run-tests.mjs starts files in the order given, `concurrency` at a
- * time: longest first keeps a long file from starting last and running alone at the end (the
- * run's length is then about max(longest file, total / concurrency)).
- */
-const SLOW_SECONDS = {
-  'test/e2e/rejoin.test.ts': 600,
-  'test/e2e/sync.test.ts': 440,
-  'test/e2e/etcd.test.ts': 127,
-  'test/compat/dcs-failsafe-mode.test.ts': 140,
-  'test/compat/basic-replication.test.ts': 88,
-  'test/compat/priority-failover.test.ts': 24,
-  'test/compat/priority-sync.test.ts': 21,
-  'test/compat/watchdog.test.ts': 34,
-  'test/compat/patroni-api.test.ts': 44,
-  'test/e2e/logical-slots.test.ts': 240,
-  'test/helpers/netfault.test.ts': 127,
-  'test/e2e/faults-bootstrap.test.ts': 122,
-  'test/e2e/fencing.test.ts': 100,
-  'test/e2e/faults-lag-freeze.test.ts': 88,
-  'test/e2e/faults-partition-reinit.test.ts': 86,
-  'test/e2e/agent-faults.test.ts': 64,
-  'test/compat/standby-cluster.test.ts': 60,
-  'test/compat/permanent-slots.test.ts': 40,
-  'test/postgres/replication.test.ts': 83,
-  'test/helpers/writer.test.ts': 58,
-  'test/e2e/patroni-config.test.ts': 58,
-  'test/e2e/security-agent-symlinks.test.ts': 56,
-  'test/e2e/rest-hardening.test.ts': 46,
-  'test/postgres/lifecycle.test.ts': 41,
-  'test/e2e/faults-partition-rewind.test.ts': 40,
-  'test/e2e/agent-cluster.test.ts': 37,
-  'test/raft/process/five-nodes-membership.test.ts': 35,
-  'test/raft/process/growth.test.ts': 28,
-  'test/raft/process/heal.test.ts': 25,
-  'test/commands/cluster.test.ts': 24,
-  'test/raft/storage/crash.test.ts': 22,
-};
-
-/**
- * The files of `tier`, longest first (SLOW_SECONDS), then by name; for `all`, every file with the
- * longest tiers first: with a few files at a time, the long e2e files then start at once instead of
- * being the tail of the run.
+ * The files of `tier` (every tier for `all`), in path order: the order `node --test` used, kept by
+ * scripts/run-tests.mjs. Longest first (2026-12-04, two runs) took 19.5 and 21 min where path order
+ * took 17.9-19.1: it starts the two longest e2e files (rejoin, sync) together, and whole clusters
+ * side by side slow each other down, where path order pairs most long e2e files with lighter ones.
  */
 export function testFiles(tier) {
-  const all = walk(TEST_DIR)
+  return walk(TEST_DIR)
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => path.relative(ROOT, f))
+    .filter((f) => tier === 'all' || tierOf(path.join(ROOT, f)) === tier)
     .sort();
-  const seconds = (f) => SLOW_SECONDS[f] ?? 10;
-  const tiers = tier === 'all' ? ORDER : [tier];
-  return tiers.flatMap((t) => all.filter((f) => tierOf(path.join(ROOT, f)) === t).sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b)));
 }
 
 /**
@@ -183,6 +140,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write(`error: no ${tier} test files found under test/\n`);
     process.exit(1);
   }
-  const out = runnable ? [...files.filter((f) => tierOf(path.join(ROOT, f)) !== 'unit'), ...(tier === 'unit' || tier === 'all' ? SHARD_ENTRIES : [])] : files;
+  const out = runnable ? [...(tier === 'unit' || tier === 'all' ? SHARD_ENTRIES : []), ...files.filter((f) => tierOf(path.join(ROOT, f)) !== 'unit')] : files;
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -55,6 +55,12 @@ describe('replicas stream again after every kill, isolation and switchover', { t
       const old = leader;
       const before = writer.acks.length;
       await waitUntil(() => writer!.acks.length >= before + 25, { timeoutMs: LIVENESS_MS, what: `writes on ${old} before round ${round}` });
+      // The round's premise: `old` is still the one primary. One that moved with no fault injected is
+      // a needless failover: say so with every agent's events, not later as a confusing refusal.
+      const primaries = await cluster().primaries();
+      if (primaries.length !== 1 || primaries[0] !== old) {
+        assert.fail(`before round ${round}: the primary moved with no fault injected (expected ${old}, found ${primaries.join(', ') || 'none'})\n${agentEvents(cluster())}`);
+      }
       const t0 = Date.now();
       if (event === 'kill') {
         await cluster().killHard(old);
@@ -73,7 +79,7 @@ describe('replicas stream again after every kill, isolation and switchover', { t
           body: JSON.stringify({ leader: old, candidate }),
           signal: AbortSignal.timeout(60_000),
         });
-        assert.equal(res.status, 200, `round ${round} switchover: ${await res.text()}\n${agentLogs(cluster(), 30)}`);
+        assert.equal(res.status, 200, `round ${round} switchover: ${await res.text()}\n${agentEvents(cluster())}`);
       }
       if (event !== 'switchover') {
         // The old primary comes back only once another member has taken over, so it has to rejoin a new timeline.
