@@ -42,7 +42,7 @@ export interface PeerLinkOptions {
   silenceMs: number;
   logger: Logger;
   random: () => number;
-  /** Monotonic milliseconds (tests drive it). */
+  /** Monotonic milliseconds (performance.now). */
   now: () => number;
 }
 
