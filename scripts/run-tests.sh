@@ -12,8 +12,8 @@ tier="${1:-all}"
 shift || true
 list="$(node scripts/test-files.mjs --runnable "$tier")"
 mapfile -t files <<<"$list"
-# scripts/run-tests.mjs, not `node --test`: the latter sorts the files by path before it starts them,
-# which undid the longest-first order. Each test process inherits these --import flags.
+# scripts/run-tests.mjs, not `node --test`: it starts the files in the order given (node --test sorts
+# them by path itself) and ends with the slowest files. Each test process inherits these --import flags.
 run=(node --import tsx --import ./scripts/unit-guard.mjs scripts/run-tests.mjs)
 # --tap-only (npm run test:repeat): TAP on stdout and nothing else.
 if [ "${1:-}" = "--tap-only" ]; then exec "${run[@]}" --tap-only "${files[@]}"; fi
