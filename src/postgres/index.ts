@@ -21,6 +21,7 @@ export {
   rewindUserOf,
 } from './context.js';
 export { connect, withConnection, canConnect, waitUntilReady, type ConnectOptions } from './connection.js';
+export { KeptConnection, QueryTimedOut, type KeptCallOptions } from './kept-connection.js';
 export {
   buildParameters,
   buildPrimaryConninfo,

@@ -130,10 +130,11 @@ export interface SyncSlotsInput {
 
 /**
  * Brings the local server's slots in line with `wanted`: reads pg_replication_slots, plans, applies.
- * Returns the plan's results, the owned set to pass next time and the slots' positions.
+ * Returns the plan's results, the owned set to pass next time and the slots' positions. `via` runs the
+ * work on a connection (the agent's kept one); a fresh connection when absent.
  */
-export async function syncSlots(ctx: PgContext, input: SyncSlotsInput): Promise<AppliedSlotPlan & { plan: SlotPlan }> {
-  return withConnection(ctx, async (client) => {
+export async function syncSlots(ctx: PgContext, input: SyncSlotsInput, via: Via = fresh(ctx)): Promise<AppliedSlotPlan & { plan: SlotPlan }> {
+  return via(async (client) => {
     const existing = await listSlots(client, ctx.binaries.majorVersion);
     const plan = planSlots({ ...input, existing });
     const applied = await applySlotPlan(client, plan, async (database) => {
@@ -148,6 +149,14 @@ export async function syncSlots(ctx: PgContext, input: SyncSlotsInput): Promise<
  * Where the wanted slots stand now (slots.ts slotPositions), reading pg_replication_slots and changing
  * nothing: a primary without the store sends these in POST /failsafe, where it must not touch its slots.
  */
-export async function readSlotPositions(ctx: PgContext, wanted: readonly WantedSlot[], options: ConnectOptions = {}): Promise<Record<string, bigint>> {
-  return withConnection(ctx, async (client) => slotPositions(await listSlots(client, ctx.binaries.majorVersion), wanted), options);
+export async function readSlotPositions(ctx: PgContext, wanted: readonly WantedSlot[], via: Via = fresh(ctx)): Promise<Record<string, bigint>> {
+  return via(async (client) => slotPositions(await listSlots(client, ctx.binaries.majorVersion), wanted));
 }
+
+/** Runs work on some connection to the local server. */
+export type Via = <T>(fn: (client: pg.Client) => Promise<T>) => Promise<T>;
+
+const fresh =
+  (ctx: PgContext, options: ConnectOptions = {}): Via =>
+  (fn) =>
+    withConnection(ctx, fn, options);

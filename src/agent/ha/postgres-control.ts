@@ -1,6 +1,8 @@
 /**
  * The real LocalPostgres (local-postgres.ts): each step on src/postgres, against the current
- * PostgreSQL context (a reload may replace it, so it is read per call).
+ * PostgreSQL context (a reload may replace it, so it is read per call). The reads of every cycle
+ * (state, slots, synchronous replication) share one kept connection (kept-connection.ts), which
+ * each step that stops, starts or replaces the server closes first.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +30,7 @@ import {
   stop,
   readSlotPositions,
   syncSlots,
+  KeptConnection,
   withConnection,
   writeConfiguration,
   type PgContext,
@@ -38,17 +41,32 @@ import { ackPositionColumn } from './sync.js';
 /** Local SQL calls the loop makes: a server that does not connect within this is not answering. */
 const SQL_CONNECT_TIMEOUT_MS = 2000;
 
+type Client = Parameters<Parameters<typeof withConnection>[1]>[0];
+
 export function postgresControl(pg: () => PgContext): LocalPostgres {
-  const sql = <T>(fn: Parameters<typeof withConnection<T>>[1], connectTimeoutMs = SQL_CONNECT_TIMEOUT_MS) => withConnection(pg(), fn, { connectTimeoutMs });
+  const kept = new KeptConnection(pg);
+  const sql = <T>(fn: (client: Client) => Promise<T>, timeouts: { connectTimeoutMs: number; queryTimeoutMs?: number } = { connectTimeoutMs: SQL_CONNECT_TIMEOUT_MS }) =>
+    kept.run(fn, timeouts);
+  const via = <T>(fn: (client: Client) => Promise<T>) => sql(fn);
+  /** A step that stops, starts or replaces the server: a smart shutdown would wait for the kept session. */
+  const closing =
+    <A extends unknown[], R>(step: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await kept.close();
+      return step(...args);
+    };
   return {
     dataDirectory: () => dataDirectory(pg().options.data_dir),
     postmaster: () => getStatus(pg()),
     controlData: () => readControlData(pg()),
     serverState: (timeoutMs) =>
-      sql(async (client) => {
-        const server = await queryState(client);
-        return { server, pendingRestart: await queryPendingRestart(client) };
-      }, timeoutMs),
+      sql(
+        async (client) => {
+          const server = await queryState(client);
+          return { server, pendingRestart: await queryPendingRestart(client) };
+        },
+        { connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs },
+      ),
     timelineHistory: async (timeline) => {
       const file = path.join(pg().options.data_dir, 'pg_wal', `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`);
       // pg_wal is the OS user's: never follow a link planted there (its content goes into the history key).
@@ -56,31 +74,32 @@ export function postgresControl(pg: () => PgContext): LocalPostgres {
     },
 
     configure: (role) => writeConfiguration(pg(), role),
-    start: async () => {
+    start: closing(async () => {
       await start(pg());
-    },
-    stop: async (mode, boundMs) => {
+    }),
+    stop: closing(async (mode, boundMs) => {
       const { killed } = await stop(pg(), boundMs ? { mode, timeoutMs: boundMs, killAfterTimeout: true } : { mode });
       return { killed };
-    },
+    }),
+    // A connection of its own: a CHECKPOINT may take long, and the kept one serves the cycle's reads.
     checkpoint: async () => {
-      await sql((c) => c.query('CHECKPOINT'));
+      await withConnection(pg(), (c) => c.query('CHECKPOINT'), { connectTimeoutMs: SQL_CONNECT_TIMEOUT_MS });
     },
     reload: () => reload(pg()),
-    restart: (startTimeoutMs) => restart(pg(), { stop: { mode: 'fast' }, start: startTimeoutMs !== null ? { timeoutMs: startTimeoutMs } : {} }),
+    restart: closing((startTimeoutMs) => restart(pg(), { stop: { mode: 'fast' }, start: startTimeoutMs !== null ? { timeoutMs: startTimeoutMs } : {} })),
 
     promote: () => promote(pg()),
     checkpointAfterPromote: () => checkpointAfterPromote(pg()),
-    follow: (target) => follow(pg(), target),
+    follow: closing((target) => follow(pg(), target)),
     // Nothing to do on a server that is down; the callback layer (postgres-callbacks.ts) reports it.
     markDemoted: async () => {},
     markStandbyLeader: async () => {},
 
-    bootstrap: async (options) => {
+    bootstrap: closing(async (options) => {
       await bootstrap(pg(), options);
-    },
-    createReplica: (options) => createReplica(pg(), options),
-    divergence: async (source, crashed) => {
+    }),
+    createReplica: closing((options) => createReplica(pg(), options)),
+    divergence: closing(async (source, crashed) => {
       // A crashed primary's WAL end is unknown until crash recovery brings it to a clean shutdown (Patroni's
       // ensure_clean_shutdown). A crashed standby is judged by its minimum recovery point and its timeline,
       // as Patroni's _get_local_timeline_lsn_from_controldata does: single-user crash recovery replays only
@@ -90,14 +109,14 @@ export function postgresControl(pg: () => PgContext): LocalPostgres {
       if (crashed && localPositionFromControlData((await readControlData(pg())).raw)?.inRecovery !== true) await ensureCleanShutdown(pg());
       const check = await checkDivergence(pg(), source);
       return { diverged: check.diverged, reason: check.reason };
-    },
-    rewind: (source, followTarget) => rewind(pg(), source, { follow: followTarget }),
-    reinit: (options) => reinit(pg(), options),
+    }),
+    rewind: closing((source, followTarget) => rewind(pg(), source, { follow: followTarget })),
+    reinit: closing((options) => reinit(pg(), options)),
 
-    syncSlots: (input) => syncSlots(pg(), input),
+    syncSlots: (input) => syncSlots(pg(), input, via),
     // Read before each POST /failsafe round: bounded like the cycle's other reads.
-    slotPositions: (wanted) => readSlotPositions(pg(), wanted, { connectTimeoutMs: SQL_CONNECT_TIMEOUT_MS }),
-    copyLogicalSlots: (source, slots) => copyLogicalSlots(pg(), source, slots),
+    slotPositions: (wanted) => readSlotPositions(pg(), wanted, via),
+    copyLogicalSlots: closing((source, slots) => copyLogicalSlots(pg(), source, slots)),
     syncReplicationState: () => sql(readSyncReplicationState),
     setSynchronousStandbyNames: (value) =>
       sql(async (client) => {
