@@ -5,7 +5,10 @@
  * a third of all CPU spent in PostgreSQL, #15).
  *
  * - The connection is opened on first use and again whenever the target (address, port, role,
- *   password) in the current context changes, as a reload may change it.
+ *   password) in the current context changes, as a reload may change it, and when it is older than
+ *   `maxAgeMs` (10 s): a password changed in the database or a pg_hba that no longer lets us in is
+ *   then reported within seconds, as it was with a connection per cycle. Patroni, which keeps its
+ *   connection for good, notices only when that connection breaks.
  * - Any error drops it: the next call opens a new one, so a half-finished statement or a broken
  *   socket never carries over. A call that failed on a reused connection because the connection
  *   itself was gone (the server restarted in between) is tried once more on a fresh one.
@@ -26,6 +29,9 @@ export interface KeptCallOptions {
   queryTimeoutMs?: number;
 }
 
+/** How long one connection is kept before the next call opens a new one. */
+export const KEPT_MAX_AGE_MS = 10_000;
+
 /** SQLSTATE classes of a connection that is gone: 08 connection exception, 57P operator intervention (shutdown). */
 const CONNECTION_GONE = /^(08|57P)/;
 
@@ -43,7 +49,12 @@ export class KeptConnection {
   /** Bumped on each drop, so a connection opened while close() ran is not kept after it. */
   private generation = 0;
 
-  constructor(private readonly ctx: () => PgContext) {}
+  private openedAtMs = 0;
+
+  constructor(
+    private readonly ctx: () => PgContext,
+    private readonly maxAgeMs = KEPT_MAX_AGE_MS,
+  ) {}
 
   async run<T>(fn: (client: pg.Client) => Promise<T>, options: KeptCallOptions): Promise<T> {
     if (this.busy) return this.once(fn, options);
@@ -108,7 +119,7 @@ export class KeptConnection {
   private async acquire(connectTimeoutMs: number): Promise<{ client: pg.Client; kept: boolean }> {
     const ctx = this.ctx();
     const target = targetOf(ctx);
-    if (this.client && this.target !== target) await this.close();
+    if (this.client && (this.target !== target || performance.now() - this.openedAtMs >= this.maxAgeMs)) await this.close();
     if (this.client) return { client: this.client, kept: true };
     const generation = this.generation;
     const client = await connect(ctx, { connectTimeoutMs });
@@ -116,6 +127,7 @@ export class KeptConnection {
     if (generation !== this.generation) return { client, kept: false };
     this.client = client;
     this.target = target;
+    this.openedAtMs = performance.now();
     client.once('end', () => {
       if (this.client === client) this.drop();
     });

@@ -92,6 +92,17 @@ describe('KeptConnection', () => {
     await kept.close();
   });
 
+  it('opens a new backend once the kept one is older than its maximum age', async () => {
+    const kept = new KeptConnection(() => ctx, 400);
+    const first = await pidOf(kept);
+    assert.equal(await pidOf(kept), first);
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await pidOf(kept);
+    assert.notEqual(second, first);
+    await waitUntil(async () => (await sessions(ctx)) === 1, { timeoutMs: 10_000, what: 'the aged session to end' });
+    await kept.close();
+  });
+
   it('gives a call that comes while another runs a connection of its own', async () => {
     const kept = new KeptConnection(() => ctx);
     const keptPid = await pidOf(kept);
