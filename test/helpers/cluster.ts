@@ -112,10 +112,73 @@ export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(node:
   }
 }
 
+/** How long a probe connection stays open unused, and the bound on its connect and on each probe. */
+const PROBE_IDLE_MS = 1000;
+const PROBE_BOUND_MS = 2000;
+const probeClients = new Map<string, { client: pg.Client; idle: NodeJS.Timeout }>();
+
+/**
+ * A status query (pg_is_in_recovery, pg_stat_replication) for the polls that run every 200 ms. The
+ * connection is kept while probes of the member come less than PROBE_IDLE_MS apart: a new backend
+ * per poll was most of a suite run's PostgreSQL processes (#15). Each probe is bounded like sql()'s
+ * connect, so a frozen or isolated server is "not answering" as before, and one that fails on a kept
+ * connection (the server restarted meanwhile) is asked again on a new one, as sql() would have.
+ */
+export async function probe<T extends pg.QueryResultRow = pg.QueryResultRow>(node: NodeSpec, text: string): Promise<T[]> {
+  const key = `${node.host}:${node.pgPort}`;
+  const kept = probeClients.get(key);
+  if (kept) {
+    // Taken while in use: a concurrent probe of the same member opens its own.
+    probeClients.delete(key);
+    clearTimeout(kept.idle);
+    try {
+      return await probeOn(key, kept.client, text);
+    } catch {
+      // fall through to a new connection
+    }
+  }
+  const client = new pg.Client({ host: node.host, port: node.pgPort, user: 'postgres', database: 'postgres', connectionTimeoutMillis: PROBE_BOUND_MS });
+  client.on('error', () => {});
+  // Closed by the server (a shutdown) while kept: forget it.
+  client.once('end', () => {
+    const kept = probeClients.get(key);
+    if (kept?.client !== client) return;
+    clearTimeout(kept.idle);
+    probeClients.delete(key);
+  });
+  await client.connect();
+  return probeOn(key, client, text);
+}
+
+async function probeOn<T extends pg.QueryResultRow>(key: string, client: pg.Client, text: string): Promise<T[]> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const query = client.query<T>(text);
+    query.catch(() => {});
+    const rows = (await Promise.race([query, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_BOUND_MS} ms`)), PROBE_BOUND_MS)))]))
+      .rows;
+    if (probeClients.has(key)) void client.end().catch(() => {});
+    else {
+      const idle = setTimeout(() => {
+        if (probeClients.get(key)?.client === client) probeClients.delete(key);
+        void client.end().catch(() => {});
+      }, PROBE_IDLE_MS);
+      idle.unref();
+      probeClients.set(key, { client, idle });
+    }
+    return rows;
+  } catch (err) {
+    void client.end().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Whether the member's PostgreSQL answers and is (not) in recovery; null when it does not answer. */
 export async function inRecovery(node: NodeSpec): Promise<boolean | null> {
   try {
-    const rows = await sql<{ r: boolean }>(node, 'SELECT pg_is_in_recovery() AS r');
+    const rows = await probe<{ r: boolean }>(node, 'SELECT pg_is_in_recovery() AS r');
     return rows[0]!.r;
   } catch {
     return null;
@@ -250,7 +313,7 @@ export class TestCluster {
           const primaries = await this.primaries(names);
           if (primaries.length !== 1) return null;
           const leader = primaries[0]!;
-          const rows = await sql<{ application_name: string; state: string }>(this.node(leader), 'SELECT application_name, state FROM pg_stat_replication');
+          const rows = await probe<{ application_name: string; state: string }>(this.node(leader), 'SELECT application_name, state FROM pg_stat_replication');
           const streaming = new Set(rows.filter((r) => r.state === 'streaming').map((r) => r.application_name));
           return names.every((n) => n === leader || streaming.has(n)) ? leader : null;
         },
