@@ -1,5 +1,5 @@
 // Runs test files through node:test's run() in the order scripts/test-files.mjs gives (path
-// order), `HACTL_TEST_CONCURRENCY` (3) at a time, and ends with the slowest files and their seconds.
+// order), `HACTL_TEST_CONCURRENCY` (2) at a time, and ends with the slowest files and their seconds.
 // `node --test a b c` would sort the files itself (Node 20), so no other order could be tried; one
 // was (longest first, see test-files.mjs) and was slower.
 //
@@ -26,7 +26,7 @@ for (let i = 0; i < args.length; i++) {
 }
 if (files.length === 0) throw new Error('run-tests.mjs: no test files given');
 
-const concurrency = Number(process.env.HACTL_TEST_CONCURRENCY ?? 3);
+const concurrency = Number(process.env.HACTL_TEST_CONCURRENCY ?? 2);
 if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`HACTL_TEST_CONCURRENCY must be a positive integer, not ${process.env.HACTL_TEST_CONCURRENCY}`);
 
 const abort = new globalThis.AbortController();

@@ -32,6 +32,9 @@ export interface KeptCallOptions {
 /** How long one connection is kept before the next call opens a new one. */
 export const KEPT_MAX_AGE_MS = 10_000;
 
+/** How long close() waits for the server to end the session. */
+const CLOSE_WAIT_MS = 1000;
+
 /** SQLSTATE classes of a connection that is gone: 08 connection exception, 57P operator intervention (shutdown). */
 const CONNECTION_GONE = /^(08|57P)/;
 
@@ -76,10 +79,17 @@ export class KeptConnection {
     }
   }
 
-  /** Ends the kept connection, if any; the next call opens a new one. */
+  /**
+   * Ends the kept connection, if any; the next call opens a new one. Waits at most CLOSE_WAIT_MS for
+   * the server to close its side: a server that does not answer (frozen, its host cut off) must not
+   * hold up the stop that follows.
+   */
   async close(): Promise<void> {
     const client = this.drop();
-    await client?.end().catch(() => {});
+    if (!client) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([client.end().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** A call on a connection of its own, closed afterwards. */

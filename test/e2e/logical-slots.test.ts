@@ -17,6 +17,7 @@ import { BOOTSTRAPPED_WITHIN_MS, memberStatus, sql, TestCluster } from '../helpe
 import type { ManagedProcess } from '../helpers/process.js';
 import { LIVENESS_MS, waitUntil } from '../helpers/wait.js';
 import { multiHostConninfo, Writer, writerTargets } from '../helpers/writer.js';
+import { agentEvents } from './fault-fixture.js';
 
 const SWITCHOVERS = 5;
 
@@ -38,6 +39,8 @@ describe('a logical consumer on a permanent slot across five switchovers', { tim
   let consumer: ManagedProcess;
   let dir: string;
   let outFile: string;
+  /** The primary as the last step left it. */
+  let expectedLeader = '';
 
   const logs = () => cluster.nodes.map((n) => `--- ${n.name}\n${cluster.history(n.name).split('\n').slice(-30).join('\n')}`).join('\n');
   /** Numbers the consumer has written out so far (test_decoding: `id[bigint]:N`). */
@@ -58,8 +61,21 @@ describe('a logical consumer on a permanent slot across five switchovers', { tim
     cluster = await TestCluster.create({ size: 3 });
     withLogicalSlot(cluster);
     cluster.startAll();
-    await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
+    expectedLeader = await cluster.waitForHealthy(undefined, BOOTSTRAPPED_WITHIN_MS).catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
   });
+
+  /**
+   * The one primary, which must still be the one the last step left: a primary that moved (or a moment
+   * without one) with no fault injected is a needless failover, reported with what every agent did
+   * rather than as a confusing failure further on (CI once found no primary right after the first step).
+   */
+  const stillLeader = async (): Promise<string> => {
+    const primaries = await cluster.primaries();
+    if (primaries.length !== 1 || primaries[0] !== expectedLeader) {
+      assert.fail(`the primary moved with no fault injected (expected ${expectedLeader}, found ${primaries.join(', ') || 'none'})\n${agentEvents(cluster)}`);
+    }
+    return expectedLeader;
+  };
 
   after(async () => {
     await writer?.stop().catch(() => {});
@@ -84,7 +100,7 @@ describe('a logical consumer on a permanent slot across five switchovers', { tim
     // its copy and then removes its old WAL (a restartpoint after segment switches) starts its pg_wal after it:
     // a copy of the state file alone would leave it unable to decode ("requested WAL segment ... has already
     // been removed" once promoted), seen in CI rehearsals after switchover 1.
-    const leader = (await cluster.primaries())[0]!;
+    const leader = await stillLeader();
     const replica = cluster.nodes.find((n) => n.name !== leader)!;
     const patch = async (body: object) => {
       const res = await fetch(`http://127.0.0.1:${cluster.node(leader).apiPort}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
@@ -176,7 +192,8 @@ describe('a logical consumer on a permanent slot across five switchovers', { tim
   });
 
   it('keeps the slot of a member whose key expired (member_slots_ttl) on the leader and the other replica, and the member streams through it again', async () => {
-    const leader = (await cluster.primaries())[0]!;
+    expectedLeader = await cluster.waitForHealthy().catch((err: Error) => assert.fail(`${err.message}\n${logs()}`));
+    const leader = await stillLeader();
     const [gone, other] = cluster.nodes.map((n) => n.name).filter((n) => n !== leader) as [string, string];
     const slot = gone.replace(/-/g, '_');
     await cluster.killHard(gone);

@@ -117,6 +117,26 @@ describe('KeptConnection', () => {
     await kept.close();
   });
 
+  it('does not wait on a server that stopped answering to close', async () => {
+    const kept = new KeptConnection(() => ctx);
+    await pidOf(kept);
+    const backends = await withConnection(ctx, async (c) =>
+      (await c.query("SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = 'hactl' AND pid <> pg_catalog.pg_backend_pid()")).rows.map((r) => Number(r.pid)),
+    );
+    assert.equal(backends.length, 1);
+    process.kill(backends[0]!, 'SIGSTOP');
+    try {
+      const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([kept.close().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 5000)))]);
+      clearTimeout(timer);
+      assert.ok(closed, 'close() still waits after 5 s');
+      assert.ok(performance.now() - started < 3000, `close() took ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      process.kill(backends[0]!, 'SIGCONT');
+    }
+  });
+
   it('lets a smart shutdown finish once closed', async () => {
     // No session of the tests above may linger (the timed-out pg_sleep ends within 3 s).
     await waitUntil(async () => (await sessions(ctx)) === 0, { timeoutMs: 10_000, what: 'no hactl sessions left' });
