@@ -130,7 +130,14 @@ describe('callbacks, before_stop and pre_promote (e2e)', { timeout: 600_000 }, (
     await fs.writeFile(refuseFile(cluster, refusing), '');
     const before = (await lines(cbLog(cluster, refusing))).length;
     const res = await post(leader, '/switchover', { leader, candidate: refusing });
-    assert.equal(res.status, 200, await res.text());
+    // The answer says what the leader's API saw while it polled the leader key, as Patroni's does: the
+    // refusing candidate holding it for the moment before its pre_promote ran ("Successfully switched
+    // over", 200), another member holding it ("Switched over to … instead of …", 200), or the old leader,
+    // which raced too once the candidate let go, holding it again with the request gone ("Switchover
+    // failed", 503; seen under load). Which one is timing; what happened is checked below.
+    const text = await res.text();
+    const agents = () => cluster.nodes.map((n) => `--- ${n.name}'s agent\n${cluster.output(n.name).split('\n').slice(-25).join('\n')}`).join('\n');
+    assert.ok(res.status === 200 || (res.status === 503 && text.startsWith('Switchover failed')), `${res.status} ${text}\n${agents()}`);
     await cluster.waitForLog(refusing, /Promotion cancelled because the pre-promote script failed/, LIVENESS_MS);
     assert.match(cluster.output(refusing), /pre_promote script `[^`]+` exited with 1/);
     const newLeader = await cluster.waitForHealthy(undefined, HEALTHY_WITHIN_MS);

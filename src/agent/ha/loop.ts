@@ -32,6 +32,9 @@ import type { DecideInput, Decision, MemberHealth } from './types.js';
 import type { DynamicConfig } from '../../config/index.js';
 import type { FailsafePing, ScheduledRestart } from '../../protocol/index.js';
 
+/** Decisions after which a primary seen at the cycle's start may be stopped or no longer a primary. */
+const STOPS_PRIMARY: ReadonlySet<Decision['action']> = new Set(['demote', 'hand-over', 'stop', 'release-leader']);
+
 export interface HaLoopOptions {
   dcs: Dcs;
   /** The local PostgreSQL (postgres-control.ts in the agent, a scripted fake in tests). */
@@ -233,8 +236,7 @@ export class HaLoop {
     this.applyTiming(local, dynamic);
     await this.options.beforeCycle?.(dynamic, view).catch((err: unknown) => logger.error(`applying the configuration: ${messageOf(err)}`));
 
-    const observation = await observeLocal(this.options.postgres, { cache: this.controlCache });
-    if (observation.state.role !== 'primary') observation.state.receivingFrom = this.executor.upstream;
+    let observation = await this.observe();
     if (observation.connectionRefused) {
       logger.error(observation.connectionRefused);
       this.executor.reportProblem('connect', observation.connectionRefused);
@@ -290,6 +292,11 @@ export class HaLoop {
     }
     // Failsafe mode lasts only while its rounds succeed; anything else (the store is back, a demotion) ends it.
     this.failsafe.activeUntilMonoMs = decision.action === 'keep-failsafe' ? decision.untilMonoMs : null;
+    // A primary this cycle stopped is no primary any more: the member key written below and GET /patroni
+    // (which answers from `last` until the next cycle) must not say so. Another member's race asks the
+    // latter, and took a demoted leader's stale "primary" for "Primary (x) is still alive" and stood back
+    // (Patroni's API reads the role it set when it demoted).
+    if (observation.state.role === 'primary' && STOPS_PRIMARY.has(decision.action)) observation = await this.observe();
     if (dcsOk && view) await this.keepFailsafeKey(input, view);
 
     if (dcsOk) {
@@ -307,6 +314,13 @@ export class HaLoop {
     if (observation.server) this.executor.self.walLsnLastCycle = walPosition(observation.state);
     this.last = { decision, view, dcsOk, observation, dynamic };
     return this.last;
+  }
+
+  /** The local PostgreSQL as it is now, with the upstream the executor last pointed a standby at. */
+  private async observe(): Promise<LocalObservation> {
+    const observation = await observeLocal(this.options.postgres, { cache: this.controlCache });
+    if (observation.state.role !== 'primary') observation.state.receivingFrom = this.executor.upstream;
+    return observation;
   }
 
   /**

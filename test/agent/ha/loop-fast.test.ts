@@ -9,6 +9,16 @@ import { runningPrimary, runningReplica, FAKE_SYSID } from '../../helpers/fake-p
 
 const LEADER_KEY = `/service/${SCOPE}/leader`;
 
+/**
+ * After the cycle that stopped a primary, neither what GET /patroni answers from (the loop's last
+ * observation) nor the member key says primary: another member's race read a stale "primary" as
+ * "Primary (x) is still alive" and stood back (CI, test/e2e/callbacks.test.ts under load).
+ */
+function assertNoLongerPrimary(observed: string | undefined, published: string | undefined): void {
+  assert.ok(observed === 'stopped' || observed === 'crashed', `the last observation is of the stopped server, not ${observed}`);
+  assert.notEqual(published, 'primary', 'the member key no longer says primary');
+}
+
 describe('HA loop on a fake PostgreSQL', () => {
   it('bootstraps a new cluster: claims initialize, runs initdb, publishes the system identifier and config, takes the key', async () => {
     const m = await fastMember({ name: 'srv1' });
@@ -55,6 +65,7 @@ describe('HA loop on a fake PostgreSQL', () => {
     assert.equal(m.loop.executor.self.leaseDeadlineMonoMs, null);
     assert.ok(m.pg.calls.includes('stop immediate'), m.pg.calls.join('\n'));
     assert.ok(m.pg.calls.includes('configure replica of srv2:5432'), m.pg.calls.join('\n'));
+    assertNoLongerPrimary(m.loop.last?.observation.state.role, (await m.dcs.getCluster()).members.find((x) => x.name === 'srv1')?.role);
     assert.equal((await m.cycle()).action, 'start-as-replica');
     assert.equal(m.pg.instance.running && m.pg.instance.inRecovery, true, 'runs as a standby');
     assert.equal(m.store.get(LEADER_KEY)?.value, 'srv2', 'the other member keeps its key');
@@ -109,6 +120,7 @@ describe('HA loop on a fake PostgreSQL', () => {
     assert.equal(view.leader, null, 'released at once');
     assert.equal(view.status.lastLsn, 0x7000028n, 'with the shutdown checkpoint');
     assert.equal(m.pg.instance.standbySignal, true, 'configured as a standby');
+    assertNoLongerPrimary(m.loop.last?.observation.state.role, view.members.find((x) => x.name === 'srv1')?.role);
   });
 
   it('clones an empty data directory from the leader and starts it as its standby', async () => {
