@@ -292,6 +292,8 @@ export class HaLoop {
     }
     // Failsafe mode lasts only while its rounds succeed; anything else (the store is back, a demotion) ends it.
     this.failsafe.activeUntilMonoMs = decision.action === 'keep-failsafe' ? decision.untilMonoMs : null;
+    // Patroni's _last_wal_lsn: the next cycle's primary_race_backoff asks whether the WAL moved since.
+    if (observation.server) this.executor.self.walLsnLastCycle = walPosition(observation.state);
     // A primary this cycle stopped is no primary any more: the member key written below and GET /patroni
     // (which answers from `last` until the next cycle) must not say so. Another member's race asks the
     // latter, and took a demoted leader's stale "primary" for "Primary (x) is still alive" and stood back
@@ -310,8 +312,6 @@ export class HaLoop {
       });
       await dcs.touchMember(data, dynamic.ttl * 1000).catch((err: unknown) => logger.warn(`could not update the member key: ${messageOf(err)}`));
     }
-    // Patroni's _last_wal_lsn: the next cycle's primary_race_backoff asks whether the WAL moved since.
-    if (observation.server) this.executor.self.walLsnLastCycle = walPosition(observation.state);
     this.last = { decision, view, dcsOk, observation, dynamic };
     return this.last;
   }
